@@ -1,0 +1,60 @@
+/// @file
+/// The interface every dispatcher shares: the pure policy that decides which subscriber of a
+/// producer gets which event, and how much demand the producer passes to `handle_demand`.
+///
+/// A dispatcher is a plain class, testable with plain values, with these members (GenStage's
+/// `GenStage.Dispatcher` behaviour, SPEC section F):
+///
+///     std::size_t subscribe(subscription_id id, const subscribe_options& opts);  // may throw
+///     std::size_t cancel(subscription_id id);
+///     std::size_t ask(subscription_id id, std::size_t n);
+///     void dispatch(std::vector<Event>& events, Send&& send);
+///     void info(Info&& msg, Deliver&& deliver);
+///     void set_logger(log_function);
+///
+/// `subscribe`, `cancel` and `ask` return the demand the producer must now serve (from its buffer
+/// first, then `handle_demand`). `dispatch` hands batches to `send(id, std::vector<Event>&&)` and
+/// leaves in `events` what nobody had demand for (the leftovers go to the producer's buffer).
+/// `info` calls `deliver(msg)` once every event dispatched before it has been sent.
+///
+/// Example, valid:   `datamesh::demand_dispatcher<int>` satisfies `dispatcher_for<D, int>`.
+/// Example, invalid: a class without `ask` does not; the producer's static check names the
+/// missing member.
+#pragma once
+
+#include <datamesh/log.hpp>
+#include <datamesh/subscription_id.hpp>
+#include <datamesh/subscription_options.hpp>
+
+#include <any>
+#include <concepts>
+#include <cstddef>
+#include <vector>
+
+namespace datamesh {
+
+namespace detail {
+// Stand-ins used only to check the dispatcher concept.
+template <class Event>
+struct archetype_send {
+  void operator()(subscription_id, std::vector<Event>&&) const {}
+};
+struct archetype_deliver {
+  void operator()(std::any&&) const {}
+};
+}  // namespace detail
+
+/// A dispatcher for events of type `Event` (see the file comment for the contract).
+template <class D, class Event>
+concept dispatcher_for = requires(D d, subscription_id id, std::size_t n,
+                                  const subscribe_options& opts, std::vector<Event>& events,
+                                  std::any info, log_function log) {
+  { d.subscribe(id, opts) } -> std::same_as<std::size_t>;
+  { d.cancel(id) } -> std::same_as<std::size_t>;
+  { d.ask(id, n) } -> std::same_as<std::size_t>;
+  d.dispatch(events, detail::archetype_send<Event>{});
+  d.info(std::move(info), detail::archetype_deliver{});
+  d.set_logger(log);
+};
+
+}  // namespace datamesh

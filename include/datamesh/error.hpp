@@ -1,0 +1,59 @@
+/// @file
+/// The error vocabulary of DataMesh: one `errc` enumeration, its `std::error_category`, and the
+/// `datamesh::error` exception thrown by synchronous calls on a caller's mistake.
+///
+/// Caller mistakes at synchronous calls throw `datamesh::error`; `try_` and asynchronous paths
+/// report the same codes without throwing.
+#pragma once
+
+#include <string>
+#include <system_error>
+
+namespace datamesh {
+
+/// Every error DataMesh reports.
+enum class errc {
+  /// An option is out of range or not valid for the stage's role (SPEC rules 2, 4, 22).
+  bad_options = 1,
+  /// The stage a call names has stopped, or never existed.
+  no_stage,
+  /// Subscribing to a stage that does not produce events.
+  not_a_producer,
+  /// Subscribing a stage that does not consume events (a pure producer, SPEC rule 24).
+  not_a_consumer,
+  /// The producer's event type differs from the consumer's input type.
+  type_mismatch,
+  /// A stage with this name is already running (SPEC rule 6).
+  already_started,
+  /// A stage's constructor threw: the stage was never started (SPEC rule 1).
+  start_failed,
+  /// The subscription is not known to the stage that received it (SPEC rule 33).
+  unknown_subscription,
+  /// The runtime is stopping or stopped and accepts no new work.
+  runtime_stopped,
+  /// A call made from inside a stage would wait for that same stage.
+  would_deadlock,
+};
+
+/// The name of an `errc` value, e.g. "bad_options".
+const char* to_string(errc e) noexcept;
+
+/// The category of DataMesh errors; its name is "datamesh".
+const std::error_category& error_category() noexcept;
+
+/// Makes an `std::error_code` from an `errc` (found by ADL).
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Thrown by synchronous calls on a caller's mistake. `code()` gives the `errc`, `what()` a
+/// sentence that names the bad value and the rule it breaks.
+class error : public std::system_error {
+ public:
+  error(errc e, const std::string& what) : std::system_error(make_error_code(e), what) {}
+};
+
+}  // namespace datamesh
+
+template <>
+struct std::is_error_code_enum<datamesh::errc> : std::true_type {};

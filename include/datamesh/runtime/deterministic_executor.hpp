@@ -1,0 +1,91 @@
+/// @file
+/// `deterministic_executor`: a single-threaded Asio executor that tests drive step by step.
+///
+/// Nothing runs until the test calls `run_one`, `run` or `run_until`. With a seed, `run_one`
+/// picks the next handler at random among those queued (schedule exploration); without, it runs
+/// them in FIFO order. A semantics test never depends on timing.
+#pragma once
+
+#include <datamesh/detail/unique_function.hpp>
+
+#include <boost/asio/execution.hpp>
+#include <boost/asio/execution_context.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+
+namespace datamesh {
+
+/// A deterministic executor for tests.
+///
+/// Thread safety: `execute` (posting) is thread-safe; the `run*` calls must come from one thread
+/// at a time, and handlers run on that thread.
+class deterministic_executor : public boost::asio::execution_context {
+ public:
+  /// FIFO order.
+  deterministic_executor() = default;
+  /// Seeded random order among the queued handlers (schedule exploration).
+  explicit deterministic_executor(std::uint64_t seed) : rng_(seed) {}
+
+  ~deterministic_executor();
+
+  /// The Asio executor that posts into this queue.
+  class executor_type {
+   public:
+    explicit executor_type(deterministic_executor& ctx) noexcept : ctx_(&ctx) {}
+
+    template <class F>
+    void execute(F&& f) const {
+      ctx_->enqueue(detail::unique_function(std::forward<F>(f)));
+    }
+    boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
+      return *ctx_;
+    }
+    static constexpr boost::asio::execution::blocking_t query(
+        boost::asio::execution::blocking_t) noexcept {
+      return boost::asio::execution::blocking.never;
+    }
+    executor_type require(boost::asio::execution::blocking_t::never_t) const noexcept {
+      return *this;
+    }
+    friend bool operator==(const executor_type& a, const executor_type& b) noexcept {
+      return a.ctx_ == b.ctx_;
+    }
+    friend bool operator!=(const executor_type& a, const executor_type& b) noexcept {
+      return a.ctx_ != b.ctx_;
+    }
+    deterministic_executor& context() const noexcept { return *ctx_; }
+
+   private:
+    deterministic_executor* ctx_;
+  };
+
+  executor_type get_executor() noexcept { return executor_type(*this); }
+
+  /// Runs one queued handler; false if none was queued.
+  bool run_one();
+  /// Runs handlers until none is queued, at most `max_steps`; returns how many ran.
+  std::size_t run(std::size_t max_steps = 100'000'000);
+  /// Runs handlers until `done()` holds or none is queued; returns whether `done()` holds.
+  bool run_until(const std::function<bool()>& done, std::size_t max_steps = 100'000'000);
+  /// Handlers queued and not yet run.
+  std::size_t pending() const;
+  /// Handlers run so far.
+  std::size_t steps() const noexcept { return steps_; }
+
+ private:
+  void enqueue(detail::unique_function f);
+
+  mutable std::mutex mutex_;
+  // Guarded by mutex_.
+  std::deque<detail::unique_function> queue_;
+  std::optional<std::mt19937_64> rng_;
+  std::size_t steps_ = 0;
+};
+
+}  // namespace datamesh

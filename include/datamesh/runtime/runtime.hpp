@@ -1,0 +1,126 @@
+/// @file
+/// `runtime`: owns or borrows the executor the stages run on, starts stages, and shuts them all
+/// down cleanly.
+///
+/// By default it owns a thread pool (one thread per core). Embedded in a service, it takes the
+/// service's Asio executor instead; in tests, a `deterministic_executor`'s.
+#pragma once
+
+#include <datamesh/detail/stage_impl.hpp>
+#include <datamesh/error.hpp>
+#include <datamesh/log.hpp>
+#include <datamesh/runtime/deterministic_executor.hpp>
+#include <datamesh/stage.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace datamesh {
+
+/// Options of a runtime.
+struct runtime_options {
+  /// Threads of the owned pool; 0 means one per core. Ignored with a borrowed executor.
+  std::size_t threads = 0;
+  /// Where stages' log lines go; none by default.
+  log_function logger;
+};
+
+/// Starts and stops stages.
+///
+/// Thread safety: thread-safe, except that `stop` and the destructor must not run on one of the
+/// runtime's own executor threads (they wait for the stages there).
+class runtime {
+ public:
+  /// Owns a thread pool.
+  runtime() : runtime(runtime_options{}) {}
+  explicit runtime(runtime_options opts);
+  /// Borrows `executor` (an `io_context`'s, a strand's, a `deterministic_executor`'s, ...).
+  explicit runtime(boost::asio::any_io_executor executor, runtime_options opts = {});
+  /// Borrows a deterministic executor; `stop` then drives it until every stage has exited.
+  explicit runtime(deterministic_executor& executor, runtime_options opts = {});
+  /// Stops every stage and joins the owned threads.
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Starts a stage of type `S`, constructed from `args` (its start arguments), with `opts`.
+  /// Returns once it is running: its `init` has run and its `subscribe_to` requests are sent.
+  /// @throws datamesh::error `bad_options` (rules 2-4), `already_started` (rule 6),
+  ///   `start_failed` (the constructor or `init` threw or stopped, rule 1), `runtime_stopped`.
+  /// Thread-safe.
+  template <stage_logic S, class... Args>
+  stage_handle<S> start(const stage_options& opts, Args&&... args) {
+    opts.validate(stage_traits<S>::role);
+    std::shared_ptr<detail::stage_impl<S>> impl;
+    try {
+      impl = std::make_shared<detail::stage_impl<S>>(state_, opts, std::forward<Args>(args)...);
+    } catch (const error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw error(errc::start_failed, std::string("stage constructor threw: ") + e.what());
+    } catch (...) {
+      throw error(errc::start_failed, "stage constructor threw a non-standard exception");
+    }
+    impl->start(opts);
+    return stage_handle<S>(std::move(impl));
+  }
+
+  /// Starts a stage of type `S` with default options.
+  template <stage_logic S, class... Args>
+  requires(sizeof...(Args) == 0 ||
+           !std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>,
+                           stage_options>) stage_handle<S> start(Args&&... args) {
+    return start<S>(stage_options{}, std::forward<Args>(args)...);
+  }
+
+  /// Stops every stage with reason `shutdown`, waits until each has run `terminate` and exited,
+  /// then joins the owned threads. Idempotent. Not from a runtime thread.
+  void stop();
+
+  /// The running stage named `name`, or an empty handle. Thread-safe.
+  stage_ref whereis(const std::string& name) const;
+  /// Stages started and not yet exited. Thread-safe.
+  std::size_t stage_count() const;
+  /// The executor stages run on.
+  boost::asio::any_io_executor executor() const { return state_->executor; }
+
+ private:
+  struct pool;
+  std::shared_ptr<detail::runtime_state> state_;
+  std::unique_ptr<pool> pool_;
+  deterministic_executor* deterministic_ = nullptr;
+  bool stopped_ = false;
+};
+
+// -- calls on running stages ---
+
+/// Stops `stage` with `reason`: it finishes the message it is handling, runs `terminate`, and its
+/// peers follow their cancel modes. Thread-safe. Never blocks.
+/// @throws datamesh::error `no_stage` if it has already exited.
+void stop(const stage_ref& stage, exit_reason reason = exit_reason::normal());
+
+/// Queues `msg` for the stage's `handle_info` behind the events its buffer holds now (SPEC
+/// rules 59-62). The future is ready once it is queued. Thread-safe. Never blocks.
+/// @throws datamesh::error `no_stage`.
+std::future<void> sync_info(const stage_ref& stage, std::any msg);
+/// As `sync_info`, without the future. Ignored if the stage has exited. Thread-safe.
+void async_info(const stage_ref& stage, std::any msg) noexcept;
+/// Sends `msg` straight to the stage's `handle_info`. Thread-safe.
+/// @throws datamesh::error `no_stage`.
+void send(const stage_ref& stage, std::any msg);
+
+/// Events in a producer's buffer, as last published by the stage (SPEC rule 57). On a consumer:
+/// 0, and an error is logged. Thread-safe. Never blocks.
+std::size_t estimate_buffered_count(const stage_ref& producer);
+/// A producer's demand mode, as last published by the stage (rule 49). Thread-safe.
+producer_demand demand(const stage_ref& producer);
+/// Switches a producer's demand mode (rules 48-52). Asynchronous. Thread-safe.
+/// @throws datamesh::error `no_stage`.
+void demand(const stage_ref& producer, producer_demand mode);
+
+}  // namespace datamesh

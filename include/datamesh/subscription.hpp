@@ -1,0 +1,96 @@
+/// @file
+/// Subscriptions: the directed link consumer -> producer, with its own options and demand, and
+/// the calls that make and end them (SPEC sections B and I).
+#pragma once
+
+#include <datamesh/stage_ref.hpp>
+#include <datamesh/subscription_id.hpp>
+#include <datamesh/subscription_options.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace datamesh {
+
+/// A handle to one subscription. It does not keep either stage alive.
+///
+/// Thread safety: a value type; every member is thread-safe.
+class subscription {
+ public:
+  subscription() = default;
+  subscription(subscription_id id, const detail::stage_ptr& consumer,
+               const detail::stage_ptr& producer)
+      : id_(id), consumer_(consumer), producer_(producer) {}
+
+  subscription_id id() const noexcept { return id_; }
+  /// The consumer, or an empty handle once it is gone.
+  stage_ref consumer() const { return stage_ref(consumer_.lock()); }
+  /// The producer, or an empty handle once it is gone.
+  stage_ref producer() const { return stage_ref(producer_.lock()); }
+  explicit operator bool() const noexcept { return id_ != 0; }
+
+  friend bool operator==(const subscription& a, const subscription& b) noexcept {
+    return a.id_ == b.id_;
+  }
+
+ private:
+  subscription_id id_ = 0;
+  std::weak_ptr<detail::stage_base> consumer_;
+  std::weak_ptr<detail::stage_base> producer_;
+};
+
+namespace detail {
+subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
+                       subscribe_options opts);
+}  // namespace detail
+
+/// Subscribes `consumer` to `producer` and returns once the request is sent (SPEC rule 20): the
+/// consumer then asks `max_demand` (rule 36) unless the subscription is manual.
+///
+/// Typed handles are checked at compile time; `stage_ref`s at run time.
+/// @throws datamesh::error `bad_options` (rule 22), `no_stage` when the consumer has exited
+///   (rule 25), `not_a_consumer` for a pure producer (rule 24), `not_a_producer`,
+///   `type_mismatch`. An unknown or dead producer is not an error here: the consumer exits with
+///   `noproc` unless the subscription is temporary (rule 26).
+/// Thread-safe. Never blocks.
+template <class Consumer, class Producer>
+subscription subscribe(const Consumer& consumer, const Producer& producer,
+                       subscribe_options opts = {}) {
+  static_assert(std::is_base_of_v<stage_ref, Consumer> && std::is_base_of_v<stage_ref, Producer>,
+                "subscribe(consumer, producer) takes stage handles");
+  if constexpr (requires { typename Consumer::input_type; }) {
+    static_assert(!std::is_void_v<typename Consumer::input_type>,
+                  "subscribe: the first argument must be a consumer or producer_consumer; a pure "
+                  "producer cannot subscribe (SPEC rule 24)");
+  }
+  if constexpr (requires { typename Producer::output_type; }) {
+    static_assert(!std::is_void_v<typename Producer::output_type>,
+                  "subscribe: the second argument must be a producer or producer_consumer");
+  }
+  if constexpr (requires {
+                  typename Consumer::input_type;
+                  typename Producer::output_type;
+                }) {
+    static_assert(std::is_same_v<typename Consumer::input_type, typename Producer::output_type>,
+                  "subscribe: the producer's event type differs from the consumer's input type");
+  }
+  return detail::subscribe(consumer, producer, std::move(opts));
+}
+
+/// Like `subscribe`, but never throws for a bad request: the consumer logs it and keeps running
+/// (GenStage's `async_subscribe`, rule 31). Returns the subscription's handle, empty when the
+/// consumer has exited. Thread-safe. Never blocks.
+subscription async_subscribe(const stage_ref& consumer, const stage_ref& producer,
+                             subscribe_options opts = {}) noexcept;
+
+/// Cancels `sub` with `reason` (SPEC rule 86): the producer confirms, then the consumer runs
+/// `handle_cancel` and follows its cancel mode (rules 87-92). A gone subscription is ignored.
+/// Thread-safe. Never blocks.
+void cancel(const subscription& sub, exit_reason reason = exit_reason::normal()) noexcept;
+
+/// Sends `n` more demand on a manual subscription (SPEC rule 41); `n == 0` does nothing.
+/// Thread-safe. Never blocks.
+void ask(const subscription& sub, std::size_t n) noexcept;
+
+}  // namespace datamesh

@@ -1,0 +1,198 @@
+// The calls on running stages and subscriptions, and the checks of stage options.
+#include <datamesh/error.hpp>
+#include <datamesh/runtime/runtime.hpp>
+#include <datamesh/stage.hpp>
+#include <datamesh/subscription.hpp>
+
+#include <string>
+
+namespace datamesh {
+
+const char* to_string(stage_role r) noexcept {
+  switch (r) {
+    case stage_role::producer:
+      return "producer";
+    case stage_role::consumer:
+      return "consumer";
+    case stage_role::producer_consumer:
+      return "producer_consumer";
+  }
+  return "unknown";
+}
+
+const char* to_string(peer_role r) noexcept {
+  return r == peer_role::producer ? "producer" : "consumer";
+}
+
+const char* to_string(cancel_kind k) noexcept {
+  return k == cancel_kind::cancel ? "cancel" : "down";
+}
+
+detail::stage_base& stage_ref::core() const {
+  if (!p_) throw error(errc::no_stage, "the stage handle is empty");
+  return *p_;
+}
+
+void stage_options::validate(stage_role role) const {
+  std::string unknown;
+  auto add = [&](bool set, const char* name) {
+    if (!set) return;
+    if (!unknown.empty()) unknown += ", ";
+    unknown += name;
+  };
+  if (role == stage_role::consumer) {
+    add(buffer_size.has_value(), "buffer_size");
+    add(buffer_keep.has_value(), "buffer_keep");
+    add(demand.has_value(), "demand");
+    add(dispatcher_options.has_value(), "dispatcher_options");
+  } else if (role == stage_role::producer_consumer) {
+    add(demand.has_value(), "demand");
+  } else {
+    add(!subscribe_to.empty(), "subscribe_to");
+  }
+  if (!unknown.empty()) {
+    throw error(errc::bad_options, std::string("unknown options [") + unknown + "] for a " +
+                                       to_string(role) + " (SPEC rule 2)");
+  }
+  if (buffer_size && *buffer_size == 0) {
+    throw error(errc::bad_options,
+                "expected buffer_size to be greater than 0 (or infinity), got: 0");
+  }
+  for (const auto& [producer, opts] : subscribe_to) opts.validate();
+}
+
+namespace detail {
+
+namespace {
+
+void check_roles(const stage_ref& consumer, const stage_ref& producer) {
+  if (!consumer.alive()) {
+    throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
+  }
+  if (!consumes(consumer.role())) {
+    consumer.core_ptr()->runtime()->write_log(
+        log_level::error,
+        consumer.name() + " is a producer and cannot be subscribed to another stage");
+    throw error(errc::not_a_consumer, "cannot subscribe '" + consumer.name() +
+                                          "': it is a producer, not a consumer (SPEC rule 24)");
+  }
+  if (producer) {
+    if (!produces(producer.role())) {
+      throw error(errc::not_a_producer, "cannot subscribe to '" + producer.name() +
+                                            "': it is a consumer, not a producer");
+    }
+    if (producer.output_type() != consumer.input_type()) {
+      throw error(errc::type_mismatch, "cannot subscribe '" + consumer.name() + "' (input " +
+                                           consumer.input_type().name() + ") to '" +
+                                           producer.name() + "' (output " +
+                                           producer.output_type().name() + ")");
+    }
+  }
+}
+
+}  // namespace
+
+subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
+                       subscribe_options opts) {
+  opts.validate();
+  if (!consumer) throw error(errc::no_stage, "cannot subscribe: the consumer handle is empty");
+  check_roles(consumer, producer);
+  const auto& core = consumer.core_ptr();
+  const subscription_id id =
+      core->runtime()->next_subscription.fetch_add(1, std::memory_order_relaxed);
+  subscription sub(id, core, producer.core_ptr());
+  if (!core->post_subscribe_to(producer.core_ptr(), id, std::move(opts))) {
+    throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
+  }
+  return sub;
+}
+
+}  // namespace detail
+
+subscription async_subscribe(const stage_ref& consumer, const stage_ref& producer,
+                             subscribe_options opts) noexcept {
+  try {
+    return detail::subscribe(consumer, producer, std::move(opts));
+  } catch (const error& e) {
+    if (consumer) consumer.core_ptr()->runtime()->write_log(log_level::error, e.what());
+  } catch (...) {
+  }
+  return {};
+}
+
+void cancel(const subscription& sub, exit_reason reason) noexcept {
+  try {
+    if (auto p = sub.producer().core_ptr()) p->post_cancel(sub.id(), std::move(reason), false);
+  } catch (...) {
+  }
+}
+
+void ask(const subscription& sub, std::size_t n) noexcept {
+  if (n == 0) return;
+  try {
+    auto p = sub.producer().core_ptr();
+    auto c = sub.consumer().core_ptr();
+    if (p) p->post_ask(sub.id(), n, c.get());
+  } catch (...) {
+  }
+}
+
+namespace {
+
+detail::stage_base& live(const stage_ref& s, const char* what) {
+  if (!s.alive()) throw error(errc::no_stage, std::string(what) + ": the stage has exited");
+  return *s.core_ptr();
+}
+
+}  // namespace
+
+void stop(const stage_ref& stage, exit_reason reason) {
+  if (!live(stage, "stop").post_stop(std::move(reason))) {
+    throw error(errc::no_stage, "stop: the stage has exited");
+  }
+}
+
+std::future<void> sync_info(const stage_ref& stage, std::any msg) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto f = done->get_future();
+  if (!live(stage, "sync_info").post_info(std::move(msg), std::move(done))) {
+    throw error(errc::no_stage, "sync_info: the stage has exited");
+  }
+  return f;
+}
+
+void async_info(const stage_ref& stage, std::any msg) noexcept {
+  try {
+    if (auto p = stage.core_ptr()) p->post_info(std::move(msg), nullptr);
+  } catch (...) {
+  }
+}
+
+void send(const stage_ref& stage, std::any msg) {
+  if (!live(stage, "send").post_message(std::move(msg))) {
+    throw error(errc::no_stage, "send: the stage has exited");
+  }
+}
+
+std::size_t estimate_buffered_count(const stage_ref& producer) {
+  auto& core = live(producer, "estimate_buffered_count");
+  if (!produces(core.role())) {
+    core.runtime()->write_log(log_level::error, core.display_name() +
+                                                    " buffered count can only be requested "
+                                                    "for producers (rule 57)");
+    return 0;
+  }
+  return core.buffered_estimate();
+}
+
+producer_demand demand(const stage_ref& producer) {
+  return live(producer, "demand").demand_mode_estimate();
+}
+
+void demand(const stage_ref& producer, producer_demand mode) {
+  if (!live(producer, "demand").post_demand_mode(mode)) {
+    throw error(errc::no_stage, "demand: the stage has exited");
+  }
+}
+
+}  // namespace datamesh

@@ -1,0 +1,46 @@
+#include <datamesh/error.hpp>
+
+namespace datamesh {
+
+const char* to_string(errc e) noexcept {
+  switch (e) {
+    case errc::bad_options:
+      return "bad_options";
+    case errc::no_stage:
+      return "no_stage";
+    case errc::not_a_producer:
+      return "not_a_producer";
+    case errc::not_a_consumer:
+      return "not_a_consumer";
+    case errc::type_mismatch:
+      return "type_mismatch";
+    case errc::already_started:
+      return "already_started";
+    case errc::start_failed:
+      return "start_failed";
+    case errc::unknown_subscription:
+      return "unknown_subscription";
+    case errc::runtime_stopped:
+      return "runtime_stopped";
+    case errc::would_deadlock:
+      return "would_deadlock";
+  }
+  return "unknown";
+}
+
+namespace {
+
+class category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "datamesh"; }
+  std::string message(int value) const override { return to_string(static_cast<errc>(value)); }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const category instance;
+  return instance;
+}
+
+}  // namespace datamesh

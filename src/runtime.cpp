@@ -1,0 +1,88 @@
+#include <datamesh/runtime/runtime.hpp>
+
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/require.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <thread>
+#include <vector>
+
+namespace datamesh {
+
+struct runtime::pool {
+  explicit pool(std::size_t threads) : threads(threads) {}
+  boost::asio::thread_pool threads;
+};
+
+namespace {
+
+// A stage is scheduled from inside other stages' handlers: the executor must never run it inline
+// there, or stages would recurse into each other.
+boost::asio::any_io_executor never_blocking(boost::asio::any_io_executor ex) {
+  return boost::asio::prefer(boost::asio::require(ex, boost::asio::execution::blocking.never),
+                             boost::asio::execution::relationship.continuation);
+}
+
+std::size_t default_threads(std::size_t requested) {
+  if (requested > 0) return requested;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 2 : n;
+}
+
+}  // namespace
+
+runtime::runtime(runtime_options opts)
+    : state_(std::make_shared<detail::runtime_state>()),
+      pool_(std::make_unique<pool>(default_threads(opts.threads))) {
+  state_->executor = never_blocking(pool_->threads.get_executor());
+  state_->log = std::move(opts.logger);
+}
+
+runtime::runtime(boost::asio::any_io_executor executor, runtime_options opts)
+    : state_(std::make_shared<detail::runtime_state>()) {
+  state_->executor = never_blocking(std::move(executor));
+  state_->log = std::move(opts.logger);
+}
+
+runtime::runtime(deterministic_executor& executor, runtime_options opts)
+    : runtime(boost::asio::any_io_executor(executor.get_executor()), std::move(opts)) {
+  deterministic_ = &executor;
+}
+
+runtime::~runtime() { stop(); }
+
+void runtime::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  std::vector<detail::stage_ptr> live;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    for (auto& [p, weak] : state_->stages) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (auto& s : live) s->post_stop(exit_reason::shutdown());
+  live.clear();
+  if (deterministic_) {
+    deterministic_->run_until([this] { return stage_count() == 0; });
+  } else {
+    std::unique_lock lock(state_->mutex);
+    state_->changed.wait(lock, [this] { return state_->stages.empty(); });
+  }
+  if (pool_) pool_->threads.join();
+}
+
+stage_ref runtime::whereis(const std::string& name) const {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->names.find(name);
+  return it == state_->names.end() ? stage_ref() : stage_ref(it->second.lock());
+}
+
+std::size_t runtime::stage_count() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->stages.size();
+}
+
+}  // namespace datamesh

@@ -1,0 +1,92 @@
+#include <datamesh/detail/stage_base.hpp>
+#include <datamesh/error.hpp>
+
+#include <boost/asio/execution/execute.hpp>
+
+#include <cstdio>
+#include <utility>
+
+namespace datamesh::detail {
+
+stage_ptr runtime_state::find(stage_base* p) {
+  std::lock_guard lock(mutex);
+  auto it = stages.find(p);
+  return it == stages.end() ? nullptr : it->second.lock();
+}
+
+stage_base::stage_base(std::shared_ptr<runtime_state> rt, stage_role role, std::type_index input,
+                       std::type_index output, std::string name)
+    : rt_(std::move(rt)), role_(role), input_(input), output_(output), name_(std::move(name)) {}
+
+stage_base::~stage_base() = default;
+
+std::string stage_base::display_name() const {
+  if (!name_.empty()) return name_;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s@%p", to_string(role_), static_cast<const void*>(this));
+  return buf;
+}
+
+void stage_base::register_stage() {
+  std::lock_guard lock(rt_->mutex);
+  if (rt_->stopping) {
+    throw error(errc::runtime_stopped, "cannot start a stage: the runtime is stopping");
+  }
+  if (!name_.empty()) {
+    auto it = rt_->names.find(name_);
+    if (it != rt_->names.end() && !it->second.expired()) {
+      throw error(errc::already_started, "a stage named '" + name_ + "' is already running");
+    }
+    rt_->names[name_] = weak_from_this();
+  }
+  rt_->stages.emplace(this, weak_from_this());
+}
+
+void stage_base::publish_exit(const exit_reason& reason) {
+  std::vector<std::function<void(const exit_reason&)>> callbacks;
+  {
+    std::lock_guard lock(exit_mutex_);
+    exit_reason_ = reason;
+    exited_.store(true, std::memory_order_release);
+    callbacks.swap(exit_callbacks_);
+  }
+  exit_cv_.notify_all();
+  for (auto& f : callbacks) f(reason);
+  {
+    std::lock_guard lock(rt_->mutex);
+    rt_->stages.erase(this);
+    if (!name_.empty()) {
+      auto it = rt_->names.find(name_);
+      if (it != rt_->names.end() && it->second.lock().get() == this) rt_->names.erase(it);
+    }
+  }
+  rt_->changed.notify_all();
+}
+
+std::optional<exit_reason> stage_base::exit_reason_if_exited() const {
+  std::lock_guard lock(exit_mutex_);
+  return exit_reason_;
+}
+
+exit_reason stage_base::wait() const {
+  std::unique_lock lock(exit_mutex_);
+  exit_cv_.wait(lock, [&] { return exit_reason_.has_value(); });
+  return *exit_reason_;
+}
+
+void stage_base::on_exit(std::function<void(const exit_reason&)> f) {
+  std::unique_lock lock(exit_mutex_);
+  if (exit_reason_) {
+    auto reason = *exit_reason_;
+    lock.unlock();
+    f(reason);
+    return;
+  }
+  exit_callbacks_.push_back(std::move(f));
+}
+
+void stage_base::schedule() {
+  boost::asio::execution::execute(rt_->executor, [self = shared_from_this()] { self->run(); });
+}
+
+}  // namespace datamesh::detail
