@@ -71,7 +71,7 @@ struct cancellation {
 /// The options a stage starts with (SPEC rules 2-5, 28, 53). Each is checked against the role.
 struct stage_options {
   /// A unique name among the runtime's running stages; empty for none (rule 6).
-  std::string name;
+  std::string name{};
   /// Producers: 10'000 by default; producer_consumers: `infinity`. Must be > 0 (rule 4).
   std::optional<std::size_t> buffer_size{};
   /// What a full buffer keeps; `last` by default (rule 54). Producers and producer_consumers.

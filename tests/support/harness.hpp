@@ -20,7 +20,8 @@ namespace dmtest {
 
 using namespace datamesh;
 
-/// A runtime driven step by step, with its log lines kept.
+/// A runtime driven step by step, with its log lines kept. Declare it after the journals its
+/// stages write to: its destructor stops the stages, whose `terminate` still records.
 struct fixture {
   deterministic_executor ex;
   std::shared_ptr<std::vector<std::string>> logs = std::make_shared<std::vector<std::string>>();

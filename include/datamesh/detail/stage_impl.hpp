@@ -407,6 +407,14 @@ class stage_impl final : public stage_base,
     if (it == producers_.end()) return;
     producer_entry entry = std::move(it->second);
     producers_.erase(it);
+    const auto kind = reason.get_kind();
+    if (!down && (kind == exit_reason::kind::unknown_subscription ||
+                  kind == exit_reason::kind::duplicated_subscription)) {
+      // The producer refused a message of this subscription, not the subscription itself: it
+      // may still hold it (an ask that overtook the subscribe). Let it go there too, as the
+      // monitor's DOWN does in GenStage, so no stale subscriber is left behind.
+      entry.stage->post_cancel(id, reason, true);
+    }
     cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
     if constexpr (is_pc) {
       if (!pc_queue_.empty()) {  // behind the events still queued (rules 47, 94)

@@ -20,7 +20,7 @@ namespace datamesh {
 /// Options of the DemandDispatcher.
 struct demand_dispatcher_options {
   /// The maximum demand expected from one ask; unset means "the first ask" (SPEC rule 67).
-  std::optional<std::size_t> max_demand;
+  std::optional<std::size_t> max_demand{};
   /// Shuffle the subscribers once, on the first dispatch, so the first one is not always
   /// served first (SPEC rule 68).
   bool shuffle_demands_on_first_dispatch = false;

@@ -27,7 +27,7 @@ struct runtime_options {
   /// Threads of the owned pool; 0 means one per core. Ignored with a borrowed executor.
   std::size_t threads = 0;
   /// Where stages' log lines go; none by default.
-  log_function logger;
+  log_function logger{};
 };
 
 /// Starts and stops stages.

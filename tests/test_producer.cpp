@@ -1,0 +1,296 @@
+// A producer's demand, buffer and infos at run time (SPEC sections C, D and E), and the
+// producer_consumer's flow control (rules 44-47).
+#include "support/harness.hpp"
+
+using namespace dmtest;
+
+namespace {
+
+/// Emits what `send` gives it (a std::vector<int>) and counters on demand; records infos.
+struct stocked {
+  journal* j;
+  int next = 0;
+  bool emit_on_demand = true;
+  void handle_demand(std::size_t n, context<int>& ctx) {
+    j->demands.push_back(n);
+    if (!emit_on_demand) return;
+    for (std::size_t i = 0; i < n; ++i) ctx.push(next++);
+  }
+  void handle_info(std::any& msg, context<int>& ctx) {
+    if (auto* v = std::any_cast<std::vector<int>>(&msg)) ctx.push_range(*v);
+    if (auto* s = std::any_cast<std::string>(&msg)) j->infos.push_back(*s);
+  }
+  bool quiet = false;
+  bool format_discarded(std::size_t) { return !quiet; }
+};
+
+/// A producer_consumer that drops everything (rule 46).
+struct drop_all {
+  journal* j;
+  void handle_events(std::span<const int> in, context<int>&) {
+    j->batches.emplace_back(in.begin(), in.end());
+  }
+};
+
+/// Emits `total` events, then asks itself (async_info) to stop behind them (rule 63).
+struct finite_source {
+  int next = 0;
+  int total;
+  explicit finite_source(int t) : total(t) {}
+  void handle_demand(std::size_t n, context<int>& ctx) {
+    for (; n > 0 && next < total; --n) ctx.push(next++);
+    if (next == total) ctx.async_info(std::string("done"));
+  }
+  void handle_info(std::any&, context<int>& ctx) { ctx.stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("rule 37 and 38: end to end with 7/3 the asks go 7, 4, 7, 4 and batches 4, 3, 4, 4") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 7, .min_demand = 3});
+  f.ex.run(40);
+  REQUIRE(pj.demands.size() >= 4);
+  CHECK(std::vector<std::size_t>(pj.demands.begin(), pj.demands.begin() + 4) ==
+        std::vector<std::size_t>{7, 4, 7, 4});
+  REQUIRE(cj.batches.size() >= 4);
+  const auto batch_sizes = sizes(cj);
+  CHECK(std::vector<std::size_t>(batch_sizes.begin(), batch_sizes.begin() + 4) ==
+        std::vector<std::size_t>{4, 3, 4, 4});
+  const auto all = cj.flat();
+  CHECK(all == iota(static_cast<int>(all.size())));  // in order, nothing lost or repeated
+}
+
+TEST_CASE("rule 43: new demand is served from the buffer first, the rest by handle_demand") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<stocked>(&pj);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  send(p, std::vector<int>{100, 101, 102, 103, 104});  // nobody asked: buffered
+  auto sub = subscribe(c, p);
+  f.run();
+  CHECK(estimate_buffered_count(p) == 5);
+  ask(sub, 4);
+  f.run();
+  ask(sub, 4);
+  f.run();
+  CHECK(cj.batches == std::vector<std::vector<int>>{{100, 101, 102, 103}, {104}, {0, 1, 2}});
+  CHECK(pj.demands == std::vector<std::size_t>{3});
+  CHECK(estimate_buffered_count(p) == 0);
+}
+
+TEST_CASE("rule 44: a producer_consumer stops asking when its consumer stops asking") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto r = f.rt.start<relay>(&rj);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto down = subscribe(c, r);
+  subscribe(r, p, {.max_demand = 10});
+  f.run();
+  // The relay asked once upstream and holds the 10 events: no downstream demand.
+  CHECK(pj.demands == std::vector<std::size_t>{10});
+  CHECK(rj.batches.empty());
+  ask(down, 5);
+  f.run();
+  // The whole queued message is handled once there is demand (rule 45); 5 go out, 5 buffer.
+  CHECK(rj.batches == std::vector<std::vector<int>>{{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}});
+  CHECK(cj.batches == std::vector<std::vector<int>>{{0, 1, 2, 3, 4}});
+  CHECK(estimate_buffered_count(r) == 5);
+}
+
+TEST_CASE("rule 46: a producer_consumer that emits nothing keeps asking upstream") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto r = f.rt.start<drop_all>(&rj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, r, {.max_demand = 10});
+  subscribe(r, p, {.max_demand = 10});
+  f.ex.run(60);
+  CHECK(pj.demands.size() > 3);
+  CHECK(cj.batches.empty());
+}
+
+TEST_CASE("rule 48 and 51: accumulate holds every ask, and forward replays them one by one") {
+  journal pj, aj, bj;
+  fixture f;
+  auto p = f.rt.start<counter>(stage_options{.demand = producer_demand::accumulate}, &pj);
+  auto a = f.rt.start<sink>(&aj);
+  auto b = f.rt.start<sink>(&bj);
+  subscribe(a, p, {.max_demand = 10});
+  subscribe(b, p, {.max_demand = 10});
+  f.run();
+  CHECK(pj.demands.empty());
+  CHECK(demand(p) == producer_demand::accumulate);  // rule 49
+  demand(p, producer_demand::forward);
+  f.ex.run(4);
+  REQUIRE(pj.demands.size() >= 2);
+  CHECK(pj.demands[0] == 10);  // two asks of 10, never summed
+  CHECK(pj.demands[1] == 10);
+  CHECK(demand(p) == producer_demand::forward);
+}
+
+TEST_CASE("rule 50: switching to forward before any subscription works") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(stage_options{.demand = producer_demand::accumulate}, &pj);
+  demand(p, producer_demand::forward);
+  f.run();
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 4});
+  f.ex.run(10);
+  REQUIRE_FALSE(pj.demands.empty());
+  CHECK(pj.demands[0] == 4);
+}
+
+TEST_CASE("rule 52: setting the demand mode of a consumer is logged and ignored") {
+  journal cj;
+  fixture f;
+  auto c = f.rt.start<sink>(&cj);
+  demand(c, producer_demand::accumulate);
+  f.run();
+  CHECK(c.alive());
+  CHECK(f.logged("demand mode can only be set for producers"));
+}
+
+TEST_CASE("rule 53 and 54: buffer overflow keeps the last events and logs the discard") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<stocked>(stage_options{.buffer_size = 5}, &pj);
+  send(p, iota(5, 100));
+  send(p, std::vector<int>{200, 201, 202});
+  f.run();
+  CHECK(estimate_buffered_count(p) == 5);
+  CHECK(f.logged("has discarded 3 events from buffer"));
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto sub = subscribe(c, p);
+  f.run();
+  ask(sub, 5);
+  f.run();
+  CHECK(cj.flat() == std::vector<int>{103, 104, 200, 201, 202});
+}
+
+TEST_CASE("rule 54: keep first drops the incoming events") {
+  journal pj;
+  fixture f;
+  auto p =
+      f.rt.start<stocked>(stage_options{.buffer_size = 5, .buffer_keep = buffer_keep::first}, &pj);
+  send(p, iota(5, 100));
+  send(p, std::vector<int>{200, 201, 202});
+  f.run();
+  CHECK(estimate_buffered_count(p) == 5);
+  CHECK(f.logged("has discarded 3 events"));
+}
+
+TEST_CASE("rule 55: format_discarded returning false skips the discard log") {
+  journal pj;
+  fixture f;
+  auto p = f.rt.start<stocked>(stage_options{.buffer_size = 2}, &pj, 0, true, true);
+  send(p, iota(5));
+  f.run();
+  CHECK(estimate_buffered_count(p) == 2);
+  CHECK_FALSE(f.logged("discarded"));
+}
+
+TEST_CASE("rule 57: estimate_buffered_count on a consumer is 0 and logs an error") {
+  journal cj;
+  fixture f;
+  auto c = f.rt.start<sink>(&cj);
+  CHECK(estimate_buffered_count(c) == 0);
+  CHECK(f.logged("buffered count can only be requested for producers"));
+}
+
+TEST_CASE("rule 59: an info reaches a producer at once when nothing is buffered") {
+  journal pj;
+  fixture f;
+  auto p = f.rt.start<stocked>(&pj);
+  auto queued = sync_info(p, std::string("now"));
+  f.run();
+  CHECK(queued.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK(pj.infos == std::vector<std::string>{"now"});
+}
+
+TEST_CASE("rule 59 and 60: infos wait behind the events buffered when they arrived") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<stocked>(&pj, 0, false);
+  send(p, std::vector<int>{1, 2, 3});
+  async_info(p, std::string("d"));
+  async_info(p, std::string("e"));
+  send(p, std::vector<int>{7, 8});
+  async_info(p, std::string("i"));
+  f.run();
+  CHECK(pj.infos.empty());
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto sub = subscribe(c, p);
+  f.run();
+  ask(sub, 2);
+  f.run();
+  CHECK(pj.infos.empty());  // 3 is still ahead of d and e
+  ask(sub, 5);
+  f.run();
+  CHECK(cj.flat() == std::vector<int>{1, 2, 3, 7, 8});
+  CHECK(pj.infos == std::vector<std::string>{"d", "e", "i"});
+}
+
+TEST_CASE("rule 59: an info reaches a consumer at once") {
+  journal cj;
+  fixture f;
+  auto c = f.rt.start<sink>(&cj);
+  async_info(c, std::string("hi"));
+  f.run();
+  CHECK(cj.infos == std::vector<std::string>{"hi"});
+}
+
+TEST_CASE("rule 62: infos behind events dropped by overflow are delivered, not lost") {
+  journal pj;
+  fixture f;
+  auto p = f.rt.start<stocked>(stage_options{.buffer_size = 2}, &pj, 0, false);
+  send(p, std::vector<int>{1, 2});
+  async_info(p, std::string("behind"));
+  send(p, std::vector<int>{3, 4});  // pushes 1 and 2 out
+  f.run();
+  CHECK(pj.infos == std::vector<std::string>{"behind"});
+}
+
+TEST_CASE("rule 61: on a producer_consumer an info waits behind queued upstream events") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto r = f.rt.start<relay>(&rj);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto down = subscribe(c, r);
+  subscribe(r, p, {.max_demand = 4});
+  f.run();
+  async_info(r, std::string("after"));
+  f.run();
+  CHECK(rj.infos.empty());  // 4 upstream events are queued ahead of it
+  ask(down, 4);
+  f.run();
+  CHECK(sizes(rj) == std::vector<std::size_t>{2, 2});
+  // Those 4 used up the downstream demand: the info is next in the queue, and is handled as
+  // soon as there is demand again, before the upstream events that arrived after it.
+  CHECK(rj.infos.empty());
+  ask(down, 1);
+  f.run();
+  CHECK(rj.infos == std::vector<std::string>{"after"});
+  // Then the next queued upstream message (2 events, the relay's first re-ask) is handled whole.
+  CHECK(sizes(rj) == std::vector<std::size_t>{2, 2, 2});
+}
+
+TEST_CASE("rule 63: async_info from handle_demand stops a producer after its last events") {
+  journal cj;
+  fixture f;
+  auto p = f.rt.start<finite_source>(10);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 4, .cancel = cancel_mode::transient});
+  f.run();
+  CHECK_FALSE(p.alive());
+  CHECK(p.exit_reason_if_exited()->is_normal());
+  CHECK(cj.flat() == iota(10));
+  CHECK(c.alive());  // transient: a normal exit is not a failure
+}

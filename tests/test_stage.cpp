@@ -1,0 +1,294 @@
+// Stage roles, start options and callbacks (SPEC section A), and the runtime's start and stop.
+#include <stdexcept>
+
+#include "support/harness.hpp"
+
+using namespace dmtest;
+
+namespace {
+
+struct throws_on_start {
+  explicit throws_on_start(int) { throw std::runtime_error("no config"); }
+  void handle_demand(std::size_t, context<int>&) {}
+};
+
+struct stops_in_init {
+  void init(context<int>& ctx) { ctx.stop(exit_reason::error("bad args")); }
+  void handle_demand(std::size_t, context<int>&) {}
+};
+
+struct accumulates_in_init {
+  journal* j;
+  void init(context<int>& ctx) {
+    j->events.push_back("init");
+    ctx.set_demand(producer_demand::accumulate);
+  }
+  void handle_demand(std::size_t n, context<int>& ctx) {
+    j->demands.push_back(n);
+    for (std::size_t i = 0; i < n; ++i) ctx.push(static_cast<int>(i));
+  }
+};
+
+struct manual_producer {
+  void handle_demand(std::size_t, context<int>&) {}
+  demand_mode handle_subscribe(peer_role, const subscription&, const subscribe_options&,
+                               context<int>&) {
+    return demand_mode::manual;
+  }
+};
+
+struct refuses_subscription {
+  journal* j;
+  void handle_events(std::span<const int>) {}
+  void handle_subscribe(peer_role, const subscription&, const subscribe_options&,
+                        context<void>& ctx) {
+    ctx.stop(exit_reason::error("refused"));
+  }
+  void terminate(const exit_reason& r) { j->terminated.push_back(r); }
+};
+
+struct no_info {
+  void handle_demand(std::size_t, context<int>&) {}
+};
+
+struct string_sink {
+  void handle_events(std::span<const std::string>) {}
+};
+
+}  // namespace
+
+// -- roles follow from callbacks ---
+
+static_assert(stage_traits<counter>::role == stage_role::producer);
+static_assert(stage_traits<sink>::role == stage_role::consumer);
+static_assert(stage_traits<relay>::role == stage_role::producer_consumer);
+static_assert(std::is_same_v<stage_traits<counter>::output_type, int>);
+static_assert(std::is_same_v<stage_traits<relay>::input_type, int>);
+static_assert(std::is_void_v<stage_traits<sink>::output_type>);
+// Rule 9: a consumer's context has no push, so a consumer cannot emit events.
+template <class C>
+concept can_push = requires(C& c) {
+  c.push(1);
+};
+static_assert(!can_push<context<void>>);
+static_assert(can_push<context<int>>);
+
+TEST_CASE("rule 1: a stage whose constructor throws is not started and the call says why") {
+  fixture f;
+  try {
+    f.rt.start<throws_on_start>(1);
+    FAIL("start should throw");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::start_failed);
+    CHECK(std::string(e.what()).find("no config") != std::string::npos);
+  }
+  CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("rule 1: init stopping the stage makes start fail with its reason") {
+  fixture f;
+  try {
+    f.rt.start<stops_in_init>();
+    FAIL("start should throw");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::start_failed);
+    CHECK(std::string(e.what()).find("bad args") != std::string::npos);
+  }
+  CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("rule 1: init runs before anything and may set the demand mode") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<accumulates_in_init>(&pj);
+  CHECK(pj.events == std::vector<std::string>{"init"});
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 4});
+  f.run();
+  CHECK(pj.demands.empty());
+  CHECK(demand(p) == producer_demand::accumulate);
+}
+
+TEST_CASE("rule 2: options a role does not have are refused and the runtime keeps running") {
+  journal j;
+  fixture f;
+  auto refused = [&](auto start) {
+    try {
+      start();
+    } catch (const error& e) {
+      CHECK(std::string(e.what()).find("unknown options") != std::string::npos);
+      return e.code() == errc::bad_options;
+    }
+    return false;
+  };
+  CHECK(refused([&] { f.rt.start<sink>(stage_options{.buffer_size = 5}, &j); }));
+  CHECK(refused(
+      [&] { f.rt.start<relay>(stage_options{.demand = producer_demand::accumulate}, &j); }));
+  auto p = f.rt.start<counter>(&j);
+  CHECK(refused([&] {
+    f.rt.start<counter>(stage_options{.subscribe_to = {{p, subscribe_options{}}}}, &j);
+  }));
+  CHECK(f.rt.stage_count() == 1);
+  CHECK(p.alive());
+}
+
+TEST_CASE("rule 4: buffer_size 0 is refused with a clear error") {
+  journal j;
+  fixture f;
+  try {
+    f.rt.start<counter>(stage_options{.buffer_size = 0}, &j);
+    FAIL("start should throw");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::bad_options);
+    CHECK(std::string(e.what()).find("buffer_size") != std::string::npos);
+  }
+}
+
+TEST_CASE("rule 6: a second stage with a running stage's name is refused") {
+  journal j;
+  fixture f;
+  auto p = f.rt.start<counter>(stage_options{.name = "source"}, &j);
+  CHECK(f.rt.whereis("source") == p);
+  try {
+    f.rt.start<counter>(stage_options{.name = "source"}, &j);
+    FAIL("start should throw");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::already_started);
+  }
+  stop(p);
+  f.run();
+  CHECK_FALSE(f.rt.whereis("source"));
+  CHECK(f.rt.start<counter>(stage_options{.name = "source"}, &j).alive());
+}
+
+TEST_CASE("rule 7: handle_demand runs only with positive demand") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto sub = subscribe(c, p);
+  f.run();
+  ask(sub, 0);
+  f.run();
+  CHECK(pj.demands.empty());
+  ask(sub, 3);
+  f.run();
+  CHECK(pj.demands == std::vector<std::size_t>{3});
+}
+
+TEST_CASE("rule 8: handle_events gets non-empty batches and the subscription they came on") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  auto sub = subscribe(c, p, {.max_demand = 4});
+  f.ex.run(20);
+  REQUIRE(!cj.batches.empty());
+  for (const auto& b : cj.batches) CHECK(!b.empty());
+  REQUIRE(cj.subscriptions.size() == 1);
+  CHECK(cj.subscriptions[0] == sub);
+}
+
+TEST_CASE("rule 12: a producer answering manual to a consumer stops with bad_return_value") {
+  journal cj;
+  fixture f;
+  auto p = f.rt.start<manual_producer>();
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.cancel = cancel_mode::temporary});
+  f.run();
+  REQUIRE_FALSE(p.alive());
+  CHECK(p.exit_reason_if_exited()->get_kind() == exit_reason::kind::bad_return_value);
+  CHECK(c.alive());  // temporary: the consumer stays
+}
+
+TEST_CASE("rule 13: a consumer may stop from handle_subscribe") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<refuses_subscription>(&cj);
+  subscribe(c, p);
+  f.run();
+  CHECK_FALSE(c.alive());
+  REQUIRE(cj.terminated.size() == 1);
+  CHECK(cj.terminated[0].detail() == "refused");
+  CHECK(p.alive());
+  CHECK(pj.demands.empty());
+}
+
+TEST_CASE("rule 15: an info for a stage without handle_info is logged and dropped") {
+  fixture f;
+  auto p = f.rt.start<no_info>();
+  send(p, std::string("hello"));
+  f.run();
+  CHECK(p.alive());
+  CHECK(f.logged("has no handle_info"));
+}
+
+TEST_CASE("rule 16: terminate runs once with the stop reason") {
+  journal j;
+  fixture f;
+  auto p = f.rt.start<counter>(&j);
+  stop(p, exit_reason::shutdown("maintenance"));
+  f.run();
+  REQUIRE(j.terminated.size() == 1);
+  CHECK(j.terminated[0] == exit_reason::shutdown("maintenance"));
+  CHECK(*p.exit_reason_if_exited() == exit_reason::shutdown("maintenance"));
+  CHECK_THROWS_AS(stop(p), error);
+}
+
+TEST_CASE("a type mismatch between stage_refs is refused with type_mismatch") {
+  journal j;
+  fixture f;
+  stage_ref p = f.rt.start<counter>(&j);
+  stage_ref c = f.rt.start<string_sink>();
+  try {
+    subscribe(c, p);
+    FAIL("subscribe should throw");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::type_mismatch);
+  }
+  CHECK(c.alive());
+  CHECK(p.alive());
+}
+
+TEST_CASE("runtime stop runs every terminate exactly once and leaves no stage") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto r = f.rt.start<relay>(&rj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, r, {.max_demand = 10});
+  subscribe(r, p, {.max_demand = 10});
+  f.ex.run(50);  // events in flight
+  f.rt.stop();
+  CHECK(f.rt.stage_count() == 0);
+  CHECK(pj.terminated.size() == 1);
+  CHECK(rj.terminated.size() == 1);
+  CHECK(cj.terminated.size() == 1);
+  CHECK_THROWS_AS(f.rt.start<counter>(&pj), error);
+}
+
+TEST_CASE("the owned thread pool runs a pipeline and stops cleanly") {
+  runtime rt(runtime_options{.threads = 2});
+  struct limited {
+    int next = 0;
+    void handle_demand(std::size_t n, context<int>& ctx) {
+      for (; n > 0 && next < 10'000; --n) ctx.push(next++);
+      if (next == 10'000) ctx.stop();
+    }
+  };
+  struct total {
+    long* sum;
+    void handle_events(std::span<const int> in) {
+      for (int x : in) *sum += x;
+    }
+  };
+  long sum = 0;
+  auto p = rt.start<limited>();
+  auto c = rt.start<total>(&sum);
+  subscribe(c, p, {.max_demand = 10});
+  CHECK(c.wait().is_normal());  // permanent: follows the producer's normal exit
+  CHECK(sum == 10'000L * 9'999 / 2);
+  rt.stop();
+  CHECK(rt.stage_count() == 0);
+}
