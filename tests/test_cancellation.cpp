@@ -182,76 +182,68 @@ TEST_CASE("rule 86: cancel is async, the producer confirms, then handle_cancel g
   CHECK(c.alive());
 }
 
+namespace {
+
+/// Checks the consumer's side of `o`: handle_cancel saw `r` once, by the kind `how` gives, and
+/// the consumer exited with exactly `r` (running terminate) if and only if `exits`.
+void check_consumer_side(const outcome& o, ending how, const exit_reason& r, bool exits) {
+  CAPTURE(name_of(how));
+  CAPTURE(r.to_string());
+  REQUIRE(o.cancels.size() == 1);
+  CHECK(o.cancels[0].kind == kind_of(how));
+  CHECK(o.cancels[0].reason == r);
+  CHECK(o.consumer_alive == !exits);
+  if (exits) {
+    REQUIRE(o.consumer_exit.has_value());
+    CHECK(*o.consumer_exit == r);
+    CHECK(o.terminated == std::vector<exit_reason>{r});
+  } else {
+    CHECK_FALSE(o.consumer_exit.has_value());
+    CHECK(o.terminated.empty());
+  }
+}
+
+constexpr ending both_endings[] = {ending::cancel, ending::producer_exit};
+
+}  // namespace
+
 TEST_CASE("rule 87: a permanent consumer exits on any cancel or producer exit, normal included") {
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     for (const auto& r : all_reasons()) {
-      CAPTURE(name_of(how));
-      CAPTURE(r.to_string());
       const outcome o = end_subscription(cancel_mode::permanent, how, r);
-      CHECK_FALSE(o.consumer_alive);
-      REQUIRE(o.consumer_exit.has_value());
-      CHECK(*o.consumer_exit == r);
-      REQUIRE(o.cancels.size() == 1);
-      CHECK(o.cancels[0].kind == kind_of(how));
-      CHECK(o.cancels[0].reason == r);
-      CHECK(o.terminated == std::vector<exit_reason>{r});
+      check_consumer_side(o, how, r, true);
       CHECK(o.producer_alive == (how == ending::cancel));
     }
   }
 }
 
 TEST_CASE("rule 88: a transient consumer stays on a clean cancel or producer exit") {
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     for (const auto& r : clean_reasons()) {
-      CAPTURE(name_of(how));
-      CAPTURE(r.to_string());
-      const outcome o = end_subscription(cancel_mode::transient, how, r);
-      CHECK(o.consumer_alive);
-      CHECK_FALSE(o.consumer_exit.has_value());
-      REQUIRE(o.cancels.size() == 1);
-      CHECK(o.cancels[0].kind == kind_of(how));
-      CHECK(o.cancels[0].reason == r);
-      CHECK(o.terminated.empty());
+      check_consumer_side(end_subscription(cancel_mode::transient, how, r), how, r, false);
     }
   }
 }
 
 TEST_CASE("rule 88: a transient consumer exits with any reason that is not clean") {
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     for (const auto& r : unclean_reasons()) {
-      CAPTURE(name_of(how));
-      CAPTURE(r.to_string());
-      const outcome o = end_subscription(cancel_mode::transient, how, r);
-      CHECK_FALSE(o.consumer_alive);
-      REQUIRE(o.consumer_exit.has_value());
-      CHECK(*o.consumer_exit == r);
-      REQUIRE(o.cancels.size() == 1);
-      CHECK(o.cancels[0].kind == kind_of(how));
-      CHECK(o.cancels[0].reason == r);
-      CHECK(o.terminated == std::vector<exit_reason>{r});
+      check_consumer_side(end_subscription(cancel_mode::transient, how, r), how, r, true);
     }
   }
 }
 
 TEST_CASE("rule 89: a temporary consumer never exits because of its producer") {
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     for (const auto& r : all_reasons()) {
-      CAPTURE(name_of(how));
-      CAPTURE(r.to_string());
-      const outcome o = end_subscription(cancel_mode::temporary, how, r);
-      CHECK(o.consumer_alive);
-      CHECK_FALSE(o.consumer_exit.has_value());
-      REQUIRE(o.cancels.size() == 1);
-      CHECK(o.cancels[0].kind == kind_of(how));
-      CHECK(o.cancels[0].reason == r);
-      CHECK(o.terminated.empty());
+      check_consumer_side(end_subscription(cancel_mode::temporary, how, r), how, r, false);
     }
   }
 }
 
 TEST_CASE("rule 90: the consumer exits with the raw cancel reason, not a wrapped one") {
   const exit_reason reason = exit_reason::error("the producer gave up");
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     CAPTURE(name_of(how));
     const outcome o = end_subscription(cancel_mode::permanent, how, reason);
     REQUIRE(o.consumer_exit.has_value());
@@ -263,7 +255,7 @@ TEST_CASE("rule 90: the consumer exits with the raw cancel reason, not a wrapped
 }
 
 TEST_CASE("rule 91: handle_cancel runs before the consumer exits") {
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     CAPTURE(name_of(how));
     journal pj;
     fixture f;
@@ -430,7 +422,7 @@ TEST_CASE("rule 95: a producer's exception exits its permanent consumer but not 
 TEST_CASE("rule 94: a producer_consumer handles queued events before an upstream cancel") {
   // Also rule 47. source -> relay -> manual sink that has asked nothing, so the relay's
   // downstream demand is 0 and upstream messages queue in it.
-  for (ending how : {ending::cancel, ending::producer_exit}) {
+  for (ending how : both_endings) {
     CAPTURE(name_of(how));
     journal sj, cj;
     fixture f;

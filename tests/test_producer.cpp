@@ -85,11 +85,8 @@ TEST_CASE("rule 43: new demand is served from the buffer first, the rest by hand
 TEST_CASE("rule 44: a producer_consumer stops asking when its consumer stops asking") {
   journal pj, rj, cj;
   fixture f;
-  auto p = f.rt.start<counter>(&pj);
-  auto r = f.rt.start<relay>(&rj);
-  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
-  auto down = subscribe(c, r);
-  subscribe(r, p, {.max_demand = 10});
+  auto [p, r, c, down, up] =
+      start_chain(f, pj, rj, cj, {}, {.max_demand = 10}, demand_mode::manual);
   f.run();
   // The relay asked once upstream and holds the 10 events: no downstream demand.
   CHECK(pj.demands == std::vector<std::size_t>{10});
@@ -105,11 +102,7 @@ TEST_CASE("rule 44: a producer_consumer stops asking when its consumer stops ask
 TEST_CASE("rule 46: a producer_consumer that emits nothing keeps asking upstream") {
   journal pj, rj, cj;
   fixture f;
-  auto p = f.rt.start<counter>(&pj);
-  auto r = f.rt.start<drop_all>(&rj);
-  auto c = f.rt.start<sink>(&cj);
-  subscribe(c, r, {.max_demand = 10});
-  subscribe(r, p, {.max_demand = 10});
+  start_chain<counter, drop_all>(f, pj, rj, cj, {.max_demand = 10}, {.max_demand = 10});
   f.ex.run(60);
   CHECK(pj.demands.size() > 3);
   CHECK(cj.batches.empty());
@@ -260,11 +253,9 @@ TEST_CASE("rule 62: infos behind events dropped by overflow are delivered, not l
 TEST_CASE("rule 61: on a producer_consumer an info waits behind queued upstream events") {
   journal pj, rj, cj;
   fixture f;
-  auto p = f.rt.start<counter>(&pj);
-  auto r = f.rt.start<relay>(&rj);
-  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
-  auto down = subscribe(c, r);
-  subscribe(r, p, {.max_demand = 4});
+  auto ch = start_chain(f, pj, rj, cj, {}, {.max_demand = 4}, demand_mode::manual);
+  auto& r = ch.r;
+  auto& down = ch.down;
   f.run();
   async_info(r, std::string("after"));
   f.run();

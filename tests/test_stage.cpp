@@ -254,11 +254,7 @@ TEST_CASE("a type mismatch between stage_refs is refused with type_mismatch") {
 TEST_CASE("runtime stop runs every terminate exactly once and leaves no stage") {
   journal pj, rj, cj;
   fixture f;
-  auto p = f.rt.start<counter>(&pj);
-  auto r = f.rt.start<relay>(&rj);
-  auto c = f.rt.start<sink>(&cj);
-  subscribe(c, r, {.max_demand = 10});
-  subscribe(r, p, {.max_demand = 10});
+  start_chain(f, pj, rj, cj, {.max_demand = 10}, {.max_demand = 10});
   f.ex.run(50);  // events in flight
   f.rt.stop();
   CHECK(f.rt.stage_count() == 0);

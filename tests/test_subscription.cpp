@@ -189,22 +189,29 @@ TEST_CASE("rule 22: the demand bounds accept max 1 min 0 and min just below max"
   }
 }
 
+namespace {
+
+/// Subscribes through untyped handles, which only the run-time checks can refuse; returns what
+/// was thrown after checking that both stages are still running.
+thrown refused_untyped(fixture& f, datamesh::stage_ref consumer, datamesh::stage_ref producer) {
+  const thrown t = thrown_by([&] { datamesh::subscribe(consumer, producer); });
+  f.run();
+  CHECK(consumer.alive());
+  CHECK(producer.alive());
+  return t;
+}
+
+}  // namespace
+
 TEST_CASE("rule 24: a pure producer cannot be subscribed through untyped handles") {
   journal j1, j2;
   fixture f;
   auto p1 = f.rt.start<manual_source>(&j1);
   auto p2 = f.rt.start<manual_source>(&j2);
-  const datamesh::stage_ref consumer_side = p1;
-  const datamesh::stage_ref producer_side = p2;
-
-  const thrown t = thrown_by([&] { datamesh::subscribe(consumer_side, producer_side); });
+  const thrown t = refused_untyped(f, p1, p2);
   CHECK(t.code == "not_a_consumer");
   CHECK(contains(t.what, "rule 24"));
   CHECK(f.logged("is a producer and cannot be subscribed to another stage"));
-
-  f.run();
-  CHECK(p1.alive());
-  CHECK(p2.alive());
   CHECK(j1.demands.empty());
   CHECK(j2.demands.empty());
 }
@@ -215,15 +222,7 @@ TEST_CASE("rule 24: untyped handles with different event types throw type_mismat
   std::vector<std::string> seen;
   auto p = f.rt.start<manual_source>(&pj);  // produces int
   auto c = f.rt.start<string_sink>(&seen);  // consumes std::string
-  const datamesh::stage_ref consumer_side = c;
-  const datamesh::stage_ref producer_side = p;
-
-  const thrown t = thrown_by([&] { datamesh::subscribe(consumer_side, producer_side); });
-  CHECK(t.code == "type_mismatch");
-
-  f.run();
-  CHECK(c.alive());
-  CHECK(p.alive());
+  CHECK(refused_untyped(f, c, p).code == "type_mismatch");
   CHECK(pj.demands.empty());
   CHECK(seen.empty());
 }
@@ -233,15 +232,7 @@ TEST_CASE("rule 24: subscribing to a pure consumer through untyped handles throw
   fixture f;
   auto c1 = f.rt.start<sink>(&j1);
   auto c2 = f.rt.start<sink>(&j2);
-  const datamesh::stage_ref consumer_side = c1;
-  const datamesh::stage_ref producer_side = c2;
-
-  const thrown t = thrown_by([&] { datamesh::subscribe(consumer_side, producer_side); });
-  CHECK(t.code == "not_a_producer");
-
-  f.run();
-  CHECK(c1.alive());
-  CHECK(c2.alive());
+  CHECK(refused_untyped(f, c1, c2).code == "not_a_producer");
   CHECK(j1.subscriptions.empty());
   CHECK(j2.subscriptions.empty());
 }

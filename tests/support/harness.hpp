@@ -134,6 +134,30 @@ struct relay {
   void terminate(const exit_reason& r) { j->terminated.push_back(r); }
 };
 
+/// A producer `P` -> producer_consumer `R` -> recording `sink`, the downstream subscription made
+/// first. Nothing has run yet when it is returned.
+template <class P, class R>
+struct chain {
+  stage_handle<P> p;
+  stage_handle<R> r;
+  stage_handle<sink> c;
+  subscription down;  // sink -> R
+  subscription up;    // R -> P
+};
+
+template <class P = counter, class R = relay>
+chain<P, R> start_chain(fixture& f, journal& pj, journal& rj, journal& cj,
+                        subscribe_options down_opts, subscribe_options up_opts,
+                        demand_mode sink_mode = demand_mode::automatic) {
+  chain<P, R> ch;
+  ch.p = f.rt.start<P>(&pj);
+  ch.r = f.rt.start<R>(&rj);
+  ch.c = f.rt.start<sink>(&cj, sink_mode);
+  ch.down = subscribe(ch.c, ch.r, std::move(down_opts));
+  ch.up = subscribe(ch.r, ch.p, std::move(up_opts));
+  return ch;
+}
+
 /// Sizes of the batches a journal recorded.
 inline std::vector<std::size_t> sizes(const journal& j) {
   std::vector<std::size_t> s;
