@@ -6,12 +6,14 @@
 //   example_sensor_pipeline --quick    100 thousand readings (what the test suite runs)
 #include <datamesh/datamesh.hpp>
 
+#include <any>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <span>
+#include <string>
 
 namespace {
 
@@ -52,10 +54,16 @@ struct sensor {
   }
 };
 
-/// Passes readings at or above `threshold`.
+/// Passes readings at or above `threshold`. When the sensor ends, it stops once the readings it
+/// still holds have gone downstream: the info it queues waits behind them (GenStage's idiom).
 struct threshold_filter {
   figures* f;
   double threshold;
+  void handle_cancel(const datamesh::cancellation& c, const datamesh::subscription&,
+                     datamesh::context<reading>& ctx) {
+    if (c.reason.is_normal()) ctx.async_info(std::string("sensor done"));
+  }
+  void handle_info(std::any&, datamesh::context<reading>& ctx) { ctx.stop(); }
   void handle_events(std::span<const reading> in, datamesh::context<reading>& ctx) {
     for (const reading& r : in) {
       if (r.value < threshold) continue;
@@ -99,7 +107,11 @@ int main(int argc, char** argv) {
   auto sink = rt.start<aggregator>(&f);
   const auto t0 = std::chrono::steady_clock::now();
   datamesh::subscribe(sink, filter, {.max_demand = 1000, .min_demand = 500});
-  datamesh::subscribe(filter, src, {.max_demand = 1000, .min_demand = 500});
+  // Transient: the sensor's normal end does not take the filter down with readings still
+  // buffered in it; the filter stops itself once they are delivered.
+  datamesh::subscribe(
+      filter, src,
+      {.max_demand = 1000, .min_demand = 500, .cancel = datamesh::cancel_mode::transient});
   const datamesh::exit_reason why = sink.wait();  // the source stops, the others follow
   // [pipeline]
   const double seconds =

@@ -285,3 +285,22 @@ TEST_CASE("rule 63: async_info from handle_demand stops a producer after its las
   CHECK(cj.flat() == iota(10));
   CHECK(c.alive());  // transient: a normal exit is not a failure
 }
+
+TEST_CASE("rule 95: a producer_consumer exiting with buffered events reports how many it drops") {
+  journal pj, rj, cj;
+  fixture f;
+  // Manual both ways, so the relay holds exactly the 10 events asked and has nothing queued.
+  auto ch = start_chain(f, pj, rj, cj, {}, {.max_demand = 10, .demand = demand_mode::manual},
+                        demand_mode::manual);
+  f.run();
+  ask(ch.up, 10);
+  f.run();
+  ask(ch.down, 5);
+  f.run();
+  REQUIRE(cj.flat() == iota(5));
+  REQUIRE(estimate_buffered_count(ch.r) == 5);
+  stop(ch.p);  // the relay is permanent towards it: it exits, with 5 events nobody asked for
+  f.run();
+  CHECK_FALSE(ch.r.alive());
+  CHECK(f.logged("exits with 5 buffered events that no consumer asked for"));
+}

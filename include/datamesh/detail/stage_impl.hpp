@@ -230,6 +230,12 @@ class stage_impl final : public stage_base,
       }
     }
     user_.reset();
+    if (!buffer_.empty()) {
+      // GenStage drops a producer's buffer with it; say so, so the loss is observable.
+      ctl_log(log_level::warning, "exits with " + std::to_string(buffer_.size()) +
+                                      " buffered events that no consumer asked for; they are "
+                                      "discarded");
+    }
     if (!exit_.is_clean()) {
       ctl_log(log_level::error, "stage exited: " + exit_.to_string());
     }
