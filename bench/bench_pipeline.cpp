@@ -117,6 +117,40 @@ void BM_W4_producer_4_consumers(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
 }
 
+/// Sums with about 2,000 multiply-adds of work per event: enough that two cores should halve
+/// the time, so the scheduler's locality must not cost parallelism.
+struct heavy_summer {
+  std::atomic<std::uint64_t>* total;
+  std::uint64_t sum = 0;
+  explicit heavy_summer(std::atomic<std::uint64_t>* t) : total(t) {}
+  void handle_events(std::span<const event> in) {
+    for (event x : in) {
+      std::uint64_t h = x;
+      for (int i = 0; i < 2000; ++i) h = h * 31 + static_cast<std::uint64_t>(i);
+      benchmark::DoNotOptimize(h);
+      sum += x;
+    }
+  }
+  void terminate(const datamesh::exit_reason&) { total->fetch_add(sum); }
+};
+
+// W4 with CPU-heavy consumers, on a runtime of 1 or 2 threads: the ratio is the scaling.
+void BM_W4_heavy_consumers(benchmark::State& state) {
+  const std::uint64_t n = 50'000;
+  datamesh::runtime rt(
+      datamesh::runtime_options{.threads = static_cast<std::size_t>(state.range(2))});
+  for (auto _ : state) {
+    std::atomic<std::uint64_t> total{0};
+    auto p = rt.start<source>(n);
+    std::vector<datamesh::stage_handle<heavy_summer>> cs;
+    for (int i = 0; i < 4; ++i) cs.push_back(rt.start<heavy_summer>(&total));
+    for (auto& c : cs) datamesh::subscribe(c, p, demand_of(state));
+    for (auto& c : cs) c.wait();
+    check(state, total.load(), expected_sum(n, 1));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
 // -- baseline: dedicated threads and boost::lockfree::spsc_queue, batched push and pop ---
 
 // Moves 0..n-1 from `in` (or a counter when null) through `out`, times `factor`.
@@ -253,3 +287,10 @@ BENCHMARK(BM_W1_baseline_mutex_deque)->Apply(demands);
 BENCHMARK(BM_W2_producer_pc_consumer)->Apply(demands);
 BENCHMARK(BM_W2_baseline_spsc)->Apply(demands);
 BENCHMARK(BM_W4_producer_4_consumers)->Apply(demands);
+BENCHMARK(BM_W4_heavy_consumers)
+    ->ArgNames({"max", "min", "threads"})
+    ->ArgsProduct({{1000}, {500}, {1, 2}})
+    ->Args({10, 5, 1})
+    ->Args({10, 5, 2})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);

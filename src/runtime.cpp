@@ -1,9 +1,9 @@
+#include <datamesh/detail/worker_pool.hpp>
 #include <datamesh/runtime/runtime.hpp>
 
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/require.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <thread>
 #include <vector>
@@ -12,7 +12,7 @@ namespace datamesh {
 
 struct runtime::pool {
   explicit pool(std::size_t threads) : threads(threads) {}
-  boost::asio::thread_pool threads;
+  detail::worker_pool threads;
 };
 
 namespace {
@@ -36,6 +36,7 @@ runtime::runtime(runtime_options opts)
     : state_(std::make_shared<detail::runtime_state>()),
       pool_(std::make_unique<pool>(default_threads(opts.threads))) {
   state_->executor = never_blocking(pool_->threads.get_executor());
+  state_->pool = &pool_->threads;
   state_->log = std::move(opts.logger);
 }
 

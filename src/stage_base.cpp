@@ -1,4 +1,5 @@
 #include <datamesh/detail/stage_base.hpp>
+#include <datamesh/detail/worker_pool.hpp>
 #include <datamesh/error.hpp>
 
 #include <boost/asio/execution/execute.hpp>
@@ -86,6 +87,10 @@ void stage_base::on_exit(std::function<void(const exit_reason&)> f) {
 }
 
 void stage_base::schedule() {
+  if (rt_->pool) {
+    rt_->pool->schedule(shared_from_this());
+    return;
+  }
   boost::asio::execution::execute(rt_->executor, [self = shared_from_this()] { self->run(); });
 }
 

@@ -29,6 +29,7 @@
 namespace datamesh::detail {
 
 class stage_base;
+class worker_pool;
 using stage_ptr = std::shared_ptr<stage_base>;
 
 /// What a consumer gives its producers to receive events of type T. Implemented by the
@@ -48,6 +49,9 @@ class event_sink {
 /// Thread safety: thread-safe; `mutex` guards `stages`, `names`, `stopping`.
 struct runtime_state {
   boost::asio::any_io_executor executor;
+  // The runtime's own pool, when it has one: stages are scheduled on it directly, without
+  // wrapping each hand-off in an Asio function object. Null with a borrowed executor.
+  worker_pool* pool = nullptr;
   log_function log;
   std::atomic<subscription_id> next_subscription{1};
 
@@ -121,6 +125,10 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   exit_reason wait() const;
   /// Calls `f(reason)` once the stage has exited (at once if it has). Thread-safe.
   void on_exit(std::function<void(const exit_reason&)> f);
+
+  /// Handles queued messages. Called by the scheduler the stage was given to, never twice at
+  /// once (the mailbox's scheduled flag).
+  void run_scheduled() { run(); }
 
   // -- figures, thread-safe estimates ---
   std::size_t buffered_estimate() const noexcept {

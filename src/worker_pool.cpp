@@ -1,0 +1,196 @@
+#include <datamesh/detail/worker_pool.hpp>
+
+#include <chrono>
+#include <utility>
+
+namespace datamesh::detail {
+
+namespace {
+
+// The pool and worker the current thread belongs to, if any.
+thread_local worker_pool* current_pool = nullptr;
+thread_local void* current_worker = nullptr;
+
+// How many times in a row a worker runs its `next` slot before it looks at its queue, so a
+// ping-pong between two stages cannot starve the rest.
+constexpr int max_next_streak = 16;
+// How many rounds an idle worker searches before it sleeps: a hand-off that arrives meanwhile
+// is picked up without a wake.
+constexpr int idle_spins = 64;
+// A queue this deep is taken from, and wakes a sleeper, whatever its owner's progress.
+constexpr std::size_t deep_queue = 8;
+// Another worker's queued stage is taken once it has waited this long. A worker running small
+// batches gets to its queue sooner, and moving them to another core would cost more (the
+// batches' cache lines, a wake) than it saves; one busy with long tasks does not. Measured in
+// bench/ (W4 and W4_heavy): at 20 us the light W4 at 1000/500 stole thousands of times and ran
+// at half speed; at 100 us it keeps its work, and heavy consumers still use both cores.
+constexpr auto steal_after = std::chrono::microseconds(100);
+// A sleeping worker looks again this often, to help a worker stuck in a long task with a short
+// queue (which never wakes anyone).
+constexpr auto idle_recheck = std::chrono::milliseconds(1);
+
+}  // namespace
+
+worker_pool::worker_pool(std::size_t threads) {
+  if (threads == 0) threads = 1;
+  for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>());
+  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
+}
+
+worker_pool::~worker_pool() {
+  join();
+  shutdown();
+  destroy();
+}
+
+void worker_pool::schedule(stage_ptr stage) {
+  if (current_pool == this) {
+    auto& w = *static_cast<worker*>(current_worker);
+    if (!w.next) {
+      w.next = std::move(stage);
+      return;
+    }
+    // The slot is taken: the older stage waits in the queue, where an idle worker may take it.
+    std::size_t queued;
+    {
+      std::lock_guard lock(w.mutex);
+      w.queue.push_back({std::move(w.next), std::chrono::steady_clock::now()});
+      queued = w.queue.size();
+    }
+    w.next = std::move(stage);
+    if (queued >= deep_queue && sleepers_.load(std::memory_order_relaxed) > 0) wake_one();
+    return;
+  }
+  {
+    std::lock_guard lock(shared_mutex_);
+    shared_.push_back(std::move(stage));
+  }
+  wake_one();
+}
+
+void worker_pool::post(unique_function f) {
+  {
+    std::lock_guard lock(shared_mutex_);
+    posted_.push_back(std::move(f));
+  }
+  wake_one();
+}
+
+void worker_pool::wake_one() {
+  std::lock_guard lock(sleep_mutex_);
+  if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+  ++wake_epoch_;
+  sleep_cv_.notify_one();
+}
+
+bool worker_pool::run_posted() {
+  unique_function f;
+  {
+    std::lock_guard lock(shared_mutex_);
+    if (posted_.empty()) return false;
+    f = std::move(posted_.front());
+    posted_.pop_front();
+  }
+  f();
+  return true;
+}
+
+bool worker_pool::find_work(worker& self, std::size_t index, stage_ptr& out) {
+  {
+    std::lock_guard lock(self.mutex);
+    if (!self.queue.empty()) {
+      out = std::move(self.queue.front().stage);
+      self.queue.pop_front();
+      return true;
+    }
+  }
+  if (run_posted()) return false;
+  {
+    std::lock_guard lock(shared_mutex_);
+    if (!shared_.empty()) {
+      out = std::move(shared_.front());
+      shared_.pop_front();
+      return true;
+    }
+  }
+  // Steal the oldest stage of a worker that is behind.
+  const auto now = std::chrono::steady_clock::now();
+  for (std::size_t k = 1; k < workers_.size(); ++k) {
+    auto& victim = *workers_[(index + k) % workers_.size()];
+    std::lock_guard lock(victim.mutex);
+    if (!victim.queue.empty() &&
+        (now - victim.queue.front().since >= steal_after || victim.queue.size() >= deep_queue)) {
+      out = std::move(victim.queue.front().stage);
+      victim.queue.pop_front();
+      return true;
+    }
+  }
+  return false;
+}
+
+bool worker_pool::any_work() {
+  {
+    std::lock_guard lock(shared_mutex_);
+    if (!shared_.empty() || !posted_.empty()) return true;
+  }
+  for (auto& w : workers_) {
+    std::lock_guard lock(w->mutex);
+    if (!w->queue.empty()) return true;
+  }
+  return false;
+}
+
+void worker_pool::work(std::size_t index) {
+  worker& self = *workers_[index];
+  current_pool = this;
+  current_worker = &self;
+  int streak = 0;
+  int idle = 0;
+  for (;;) {
+    stage_ptr s;
+    if (self.next && streak < max_next_streak) {
+      s = std::move(self.next);
+      ++streak;
+    } else {
+      streak = 0;
+      if (!find_work(self, index, s) && self.next) s = std::move(self.next);
+    }
+    if (s) {
+      idle = 0;
+      s->run_scheduled();
+      continue;
+    }
+    if (++idle < idle_spins) {
+      std::this_thread::yield();
+      continue;
+    }
+    // Sleep. Counting ourselves as a sleeper and re-checking the queues under sleep_mutex_
+    // means a producer that queued work before we counted is seen here, and one after sees us
+    // in wake_one (which takes the same mutex).
+    std::unique_lock lock(sleep_mutex_);
+    if (stopping_ && !any_work()) break;
+    sleepers_.fetch_add(1, std::memory_order_relaxed);
+    if (!any_work()) {
+      const std::uint64_t epoch = wake_epoch_;
+      sleep_cv_.wait_for(lock, idle_recheck, [&] { return wake_epoch_ != epoch || stopping_; });
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    idle = 0;
+  }
+  current_pool = nullptr;
+  current_worker = nullptr;
+}
+
+void worker_pool::join() {
+  if (joined_) return;
+  joined_ = true;
+  {
+    std::lock_guard lock(sleep_mutex_);
+    stopping_ = true;
+    ++wake_epoch_;
+  }
+  sleep_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+}  // namespace datamesh::detail

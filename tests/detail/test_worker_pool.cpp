@@ -1,0 +1,75 @@
+// The runtime's own thread pool: everything posted or scheduled runs exactly once, join runs
+// what is queued, it is a usable Asio executor, and long tasks use every worker.
+#include <datamesh/detail/worker_pool.hpp>
+
+#include <boost/asio/post.hpp>
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+using datamesh::detail::worker_pool;
+
+namespace {
+
+/// Spins until `done()` holds or `limit` passes; the bound turns a hang into a failed check.
+template <class F>
+bool eventually(F done, std::chrono::seconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("worker pool: every posted function runs exactly once, from outside and inside") {
+  std::atomic<int> ran{0};
+  {
+    worker_pool pool(2);
+    for (int i = 0; i < 1000; ++i) {
+      pool.post([&pool, &ran] {
+        ran.fetch_add(1);
+        pool.post([&ran] { ran.fetch_add(1); });  // from a worker
+      });
+    }
+    CHECK(eventually([&] { return ran.load() == 2000; }));
+    pool.join();
+  }
+  CHECK(ran.load() == 2000);
+}
+
+TEST_CASE("worker pool: join runs what is already queued before the workers stop") {
+  std::atomic<int> ran{0};
+  worker_pool pool(1);
+  for (int i = 0; i < 100; ++i) pool.post([&ran] { ran.fetch_add(1); });
+  pool.join();
+  CHECK(ran.load() == 100);
+  pool.join();  // idempotent
+}
+
+TEST_CASE("worker pool: it is an Asio executor") {
+  std::atomic<bool> ran{false};
+  worker_pool pool(1);
+  boost::asio::post(pool.get_executor(), [&ran] { ran.store(true); });
+  CHECK(eventually([&] { return ran.load(); }));
+  pool.join();
+}
+
+TEST_CASE("worker pool: two long tasks run at the same time on two workers") {
+  // Each task waits for the other to start: only concurrent workers can finish both.
+  std::atomic<int> started{0};
+  std::atomic<int> finished{0};
+  worker_pool pool(2);
+  for (int i = 0; i < 2; ++i) {
+    pool.post([&] {
+      started.fetch_add(1);
+      if (eventually([&] { return started.load() == 2; })) finished.fetch_add(1);
+    });
+  }
+  CHECK(eventually([&] { return finished.load() == 2; }));
+  pool.join();
+}
