@@ -168,6 +168,15 @@ void async_info(const stage_ref& stage, std::any msg) noexcept {
   }
 }
 
+std::future<std::any> call(const stage_ref& stage, std::any request) {
+  auto reply = std::make_shared<std::promise<std::any>>();
+  auto f = reply->get_future();
+  if (!live(stage, "call").post_call(std::move(request), std::move(reply))) {
+    throw error(errc::no_stage, "call: the stage has exited");
+  }
+  return f;
+}
+
 void send(const stage_ref& stage, std::any msg) {
   if (!live(stage, "send").post_message(std::move(msg))) {
     throw error(errc::no_stage, "send: the stage has exited");

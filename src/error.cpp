@@ -24,6 +24,8 @@ const char* to_string(errc e) noexcept {
       return "runtime_stopped";
     case errc::would_deadlock:
       return "would_deadlock";
+    case errc::not_supported:
+      return "not_supported";
   }
   return "unknown";
 }

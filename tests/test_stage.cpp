@@ -288,3 +288,98 @@ TEST_CASE("the owned thread pool runs a pipeline and stops cleanly") {
   rt.stop();
   CHECK(rt.stage_count() == 0);
 }
+
+namespace {
+
+/// Answers calls: "emit" pushes 7, 8, 9 and returns "done" (after them); "early" replies first,
+/// then pushes; "quit" replies and stops; "throw" throws.
+struct callee {
+  std::any handle_call(std::any& request, call_reply& reply, context<int>& ctx) {
+    const auto what = std::any_cast<std::string>(request);
+    if (what == "early") {
+      reply(std::string("early"));
+      ctx.push(1);
+      return {};
+    }
+    if (what == "quit") {
+      ctx.stop(exit_reason::shutdown("asked to"));
+      return std::string("bye");
+    }
+    if (what == "throw") throw std::runtime_error("bad request");
+    ctx.push_range(std::vector<int>{7, 8, 9});
+    return std::string("done");
+  }
+  void handle_demand(std::size_t, context<int>&) {}
+};
+
+bool ready(const std::future<std::any>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+}  // namespace
+
+TEST_CASE("rule 10: handle_call dispatches its events before the reply") {
+  journal cj;
+  fixture f;
+  auto p = f.rt.start<callee>();
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 10});
+  f.run();
+  auto reply = call(p, std::string("emit"));
+  CHECK_FALSE(ready(reply));
+  REQUIRE(f.ex.run_one());  // the producer handles the call: events out, then the reply
+  REQUIRE(ready(reply));
+  CHECK(f.ex.pending() == 1);  // the consumer already has the events waiting
+  f.run();
+  CHECK(std::any_cast<std::string>(reply.get()) == "done");
+  CHECK(cj.flat() == std::vector<int>{7, 8, 9});
+}
+
+TEST_CASE("rule 10: a reply made inside handle_call goes out at once, the events after") {
+  journal cj;
+  fixture f;
+  auto p = f.rt.start<callee>();
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 10});
+  f.run();
+  auto reply = call(p, std::string("early"));
+  f.run();
+  CHECK(std::any_cast<std::string>(reply.get()) == "early");  // the returned empty any is ignored
+  CHECK(cj.flat() == std::vector<int>{1});
+}
+
+TEST_CASE("rule 11: handle_call may reply and stop the stage") {
+  fixture f;
+  auto p = f.rt.start<callee>();
+  auto reply = call(p, std::string("quit"));
+  f.run();
+  CHECK(std::any_cast<std::string>(reply.get()) == "bye");
+  REQUIRE_FALSE(p.alive());
+  CHECK(*p.exit_reason_if_exited() == exit_reason::shutdown("asked to"));
+}
+
+TEST_CASE("a call to a stage without handle_call fails with not_supported, the stage runs on") {
+  journal j;
+  fixture f;
+  auto p = f.rt.start<counter>(&j);
+  auto reply = call(p, 1);
+  f.run();
+  try {
+    reply.get();
+    FAIL("the call should fail");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::not_supported);
+  }
+  CHECK(p.alive());
+}
+
+TEST_CASE("rule 95: an exception in handle_call reaches the caller and stops only that stage") {
+  fixture f;
+  auto p = f.rt.start<callee>();
+  auto reply = call(p, std::string("throw"));
+  f.run();
+  CHECK_THROWS_WITH_AS(reply.get(), "bad request", std::runtime_error);
+  CHECK_FALSE(p.alive());
+  CHECK(p.exit_reason_if_exited()->detail() == "bad request");
+  CHECK_THROWS_AS(call(p, 1), error);  // no_stage
+}

@@ -14,13 +14,46 @@
 
 #include <any>
 #include <cstddef>
+#include <exception>
+#include <future>
 #include <iterator>
+#include <memory>
 #include <ranges>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace datamesh {
+
+/// The reply to one `call` (SPEC rules 10, 11). `handle_call` answers by returning a value,
+/// which goes out after the events the callback pushed, or by calling `reply(v)`, which goes out
+/// at once; a copy may answer later, from another callback. A call never answered fails with
+/// `std::future_error` (broken promise) once the stage exits.
+///
+/// Thread safety: copies share one reply; answer it once.
+class call_reply {
+ public:
+  explicit call_reply(std::shared_ptr<std::promise<std::any>> p) noexcept : p_(std::move(p)) {}
+  /// Answers the call; a second answer is ignored.
+  void operator()(std::any value) {
+    if (p_ && !*answered_) {
+      *answered_ = true;
+      p_->set_value(std::move(value));
+    }
+  }
+  bool replied() const noexcept { return *answered_; }
+  /// Internal: fails the call with `e` unless it was answered.
+  void fail(std::exception_ptr e) {
+    if (p_ && !*answered_) {
+      *answered_ = true;
+      p_->set_exception(std::move(e));
+    }
+  }
+
+ private:
+  std::shared_ptr<std::promise<std::any>> p_;
+  std::shared_ptr<bool> answered_ = std::make_shared<bool>(false);
+};
 
 namespace detail {
 /// What the engine offers a context; implemented by `stage_impl`.

@@ -33,6 +33,8 @@ enum class errc {
   runtime_stopped,
   /// A call made from inside a stage would wait for that same stage.
   would_deadlock,
+  /// The stage does not define the callback the call needs (e.g. `call` without `handle_call`).
+  not_supported,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

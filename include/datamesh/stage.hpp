@@ -30,6 +30,9 @@
 ///     context<Out>&)` with `R` void or `demand_mode` (manual demand, SPEC rules 12, 13, 41).
 ///   - `void handle_cancel(const cancellation&, const subscription&, context<Out>&)` (rule 14).
 ///   - `void handle_info(std::any&, context<Out>&)` (rule 15).
+///   - `R handle_call(std::any& request, call_reply& reply, context<Out>&)` with `R` void or
+///     `std::any`: answers `datamesh::call` (rules 10, 11); without it a call fails with
+///     `errc::not_supported` and the stage keeps running.
 ///   - `void terminate(const exit_reason&)` (rule 16).
 ///   - `bool format_discarded(std::size_t)`: return false to skip the discard log (rule 55).
 ///   - `using dispatcher_type = ...;` a dispatcher other than `demand_dispatcher<Out>`.

@@ -110,6 +110,8 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   virtual bool post_cancelled(subscription_id id, exit_reason reason, bool down) = 0;
   /// API -> stage: an info delivered behind the events buffered now (SPEC section E).
   virtual bool post_info(std::any msg, std::shared_ptr<std::promise<void>> done) = 0;
+  /// API -> stage: a request for `handle_call`, answered through `reply`.
+  virtual bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) = 0;
   /// API -> stage: a message for `handle_info`, delivered at once.
   virtual bool post_message(std::any msg) = 0;
   /// API -> producer: switch demand mode (SPEC rules 48-52).

@@ -121,6 +121,9 @@ class stage_impl final : public stage_base,
   bool post_info(std::any msg, std::shared_ptr<std::promise<void>> done) override {
     return push(m_info{std::move(msg), std::move(done)});
   }
+  bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) override {
+    return push(m_call{std::move(request), std::move(reply)});
+  }
   bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
   bool post_demand_mode(producer_demand mode) override { return push(m_demand{mode}); }
   bool post_stop(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
@@ -162,6 +165,10 @@ class stage_impl final : public stage_base,
     std::any msg;
     std::shared_ptr<std::promise<void>> done;
   };
+  struct m_call {
+    std::any request;
+    std::shared_ptr<std::promise<std::any>> reply;
+  };
   struct m_message {
     std::any msg;
   };
@@ -172,7 +179,7 @@ class stage_impl final : public stage_base,
     exit_reason reason;
   };
   using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
-                               m_info, m_message, m_demand, m_stop>;
+                               m_info, m_call, m_message, m_demand, m_stop>;
 
   template <class M>
   bool push(M&& m) {
@@ -258,6 +265,9 @@ class stage_impl final : public stage_base,
   void handle_dead(message& m) {
     if (auto* s = std::get_if<m_subscribe>(&m)) {
       s->consumer->post_cancelled(s->id, exit_, true);
+    } else if (auto* c = std::get_if<m_call>(&m)) {
+      c->reply->set_exception(std::make_exception_ptr(
+          error(errc::no_stage, "stage '" + display_name() + "' exited before the call")));
     } else if (auto* i = std::get_if<m_info>(&m)) {
       if (i->done) {
         i->done->set_exception(std::make_exception_ptr(
@@ -626,6 +636,36 @@ class stage_impl final : public stage_base,
   }
 
   void on(m_message& m) { deliver_info(m.msg); }
+
+  // -- calls (rules 10, 11) ---
+
+  void on(m_call& m) {
+    call_reply reply(std::move(m.reply));
+    if constexpr (requires(S & s, std::any & r, call_reply & y, ctx_t & c) {
+                    s.handle_call(r, y, c);
+                  }) {
+      using result = decltype(user_->handle_call(m.request, reply, ctx()));
+      std::any value;
+      const bool ok = guarded([&] {
+        if constexpr (std::is_void_v<result>) {
+          user_->handle_call(m.request, reply, ctx());
+        } else {
+          value = user_->handle_call(m.request, reply, ctx());
+        }
+      });
+      if (!ok) {
+        reply.fail(exit_.exception() ? exit_.exception()
+                                     : std::make_exception_ptr(error(
+                                           errc::no_stage, "the stage stopped in handle_call")));
+        return;
+      }
+      after_callback();  // the events go out before the reply (rule 10)
+      if constexpr (!std::is_void_v<result>) reply(std::move(value));
+    } else {
+      reply.fail(std::make_exception_ptr(
+          error(errc::not_supported, "stage '" + display_name() + "' has no handle_call")));
+    }
+  }
 
   void deliver_info(std::any& msg) {
     if (exiting_) return;

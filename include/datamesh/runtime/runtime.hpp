@@ -110,6 +110,11 @@ void stop(const stage_ref& stage, exit_reason reason = exit_reason::normal());
 std::future<void> sync_info(const stage_ref& stage, std::any msg);
 /// As `sync_info`, without the future. Ignored if the stage has exited. Thread-safe.
 void async_info(const stage_ref& stage, std::any msg) noexcept;
+/// Sends `request` to the stage's `handle_call` (SPEC rules 10, 11); the future holds its reply,
+/// `errc::not_supported` if the stage has no `handle_call`, or what `handle_call` threw.
+/// Thread-safe. Never blocks: wait on the future, never from the stage's own thread.
+/// @throws datamesh::error `no_stage`.
+std::future<std::any> call(const stage_ref& stage, std::any request);
 /// Sends `msg` straight to the stage's `handle_info`. Thread-safe.
 /// @throws datamesh::error `no_stage`.
 void send(const stage_ref& stage, std::any msg);
