@@ -127,6 +127,14 @@ void cancel(const subscription& sub, exit_reason reason) noexcept {
   }
 }
 
+std::future<void> sync_cancel(const subscription& sub, exit_reason reason) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto f = done->get_future();
+  auto c = sub.consumer().core_ptr();
+  if (!c || !c->post_cancel_request(sub.id(), std::move(reason), done)) done->set_value();
+  return f;
+}
+
 void ask(const subscription& sub, std::size_t n) noexcept {
   if (n == 0) return;
   try {

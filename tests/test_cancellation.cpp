@@ -465,3 +465,65 @@ TEST_CASE("rule 94: a producer_consumer handles queued events before an upstream
     CHECK(cj.cancels[0].reason == exit_reason::shutdown("x"));
   }
 }
+
+namespace {
+
+bool ready(const std::future<void>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+}  // namespace
+
+TEST_CASE("rule 86: sync_cancel is ready once the consumer has run handle_cancel") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj, datamesh::demand_mode::manual);
+  auto sub = datamesh::subscribe(c, p, {.cancel = cancel_mode::temporary});
+  f.run();
+  auto done = datamesh::sync_cancel(sub, exit_reason::shutdown("bye"));
+  CHECK_FALSE(ready(done));
+  f.ex.run_one();  // the consumer forwards the cancel
+  f.ex.run_one();  // the producer confirms
+  CHECK_FALSE(ready(done));
+  CHECK(cj.cancels.empty());
+  f.run();  // the consumer runs handle_cancel
+  REQUIRE(ready(done));
+  REQUIRE(cj.cancels.size() == 1);
+  CHECK(cj.cancels[0].reason == exit_reason::shutdown("bye"));
+  CHECK(c.alive());
+}
+
+TEST_CASE("rule 86: sync_cancel of a subscription already gone is ready at once") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj, datamesh::demand_mode::manual);
+  auto sub = datamesh::subscribe(c, p, {.cancel = cancel_mode::temporary});
+  f.run();
+  datamesh::cancel(sub);
+  f.run();
+  auto again = datamesh::sync_cancel(sub);
+  f.run();
+  CHECK(ready(again));
+  datamesh::stop(c);
+  f.run();
+  CHECK(ready(datamesh::sync_cancel(sub)));  // the consumer is gone: nothing to wait for
+}
+
+TEST_CASE("rule 94: sync_cancel on a producer_consumer waits behind its queued events") {
+  journal pj, rj, cj;
+  fixture f;
+  auto ch = start_chain(f, pj, rj, cj, {}, {.max_demand = 4, .cancel = cancel_mode::temporary},
+                        datamesh::demand_mode::manual);
+  f.run();  // 4 events wait in the relay: no downstream demand
+  auto done = datamesh::sync_cancel(ch.up);
+  f.run();
+  CHECK_FALSE(ready(done));  // its handle_cancel is queued behind those events
+  CHECK(rj.cancels.empty());
+  datamesh::ask(ch.down, 10);
+  f.run();
+  CHECK(ready(done));
+  CHECK(rj.cancels.size() == 1);
+  CHECK(cj.flat() == std::vector<int>{0, 1, 2, 3});
+}

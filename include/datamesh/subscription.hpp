@@ -7,6 +7,7 @@
 #include <datamesh/subscription_id.hpp>
 #include <datamesh/subscription_options.hpp>
 
+#include <future>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -88,6 +89,11 @@ subscription async_subscribe(const stage_ref& consumer, const stage_ref& produce
 /// `handle_cancel` and follows its cancel mode (rules 87-92). A gone subscription is ignored.
 /// Thread-safe. Never blocks.
 void cancel(const subscription& sub, exit_reason reason = exit_reason::normal()) noexcept;
+
+/// Like `cancel`, and the future is ready once the consumer has run `handle_cancel` for `sub`
+/// and followed its cancel mode (or at once if the subscription or its consumer is gone).
+/// Thread-safe. Never blocks: wait on the future, never from the consumer's own thread.
+std::future<void> sync_cancel(const subscription& sub, exit_reason reason = exit_reason::normal());
 
 /// Sends `n` more demand on a manual subscription (SPEC rule 41); `n == 0` does nothing.
 /// Thread-safe. Never blocks.

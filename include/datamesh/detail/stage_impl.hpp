@@ -115,6 +115,10 @@ class stage_impl final : public stage_base,
   bool post_cancel(subscription_id id, exit_reason reason, bool down) override {
     return push(m_cancel{id, std::move(reason), down});
   }
+  bool post_cancel_request(subscription_id id, exit_reason reason,
+                           std::shared_ptr<std::promise<void>> done) override {
+    return push(m_cancel_request{id, std::move(reason), std::move(done)});
+  }
   bool post_cancelled(subscription_id id, exit_reason reason, bool down) override {
     return push(m_cancelled{id, std::move(reason), down});
   }
@@ -129,6 +133,12 @@ class stage_impl final : public stage_base,
   bool post_stop(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
 
  private:
+  using cancel_waiters = std::vector<std::shared_ptr<std::promise<void>>>;
+  static void release(cancel_waiters& w) {
+    for (auto& p : w) p->set_value();
+    w.clear();
+  }
+
   // -- messages ---
   struct m_events {
     subscription_id id;
@@ -156,6 +166,11 @@ class stage_impl final : public stage_base,
     exit_reason reason;
     bool down;
   };
+  struct m_cancel_request {
+    subscription_id id;
+    exit_reason reason;
+    std::shared_ptr<std::promise<void>> done;
+  };
   struct m_cancelled {
     subscription_id id;
     exit_reason reason;
@@ -179,7 +194,7 @@ class stage_impl final : public stage_base,
     exit_reason reason;
   };
   using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
-                               m_info, m_call, m_message, m_demand, m_stop>;
+                               m_cancel_request, m_info, m_call, m_message, m_demand, m_stop>;
 
   template <class M>
   bool push(M&& m) {
@@ -249,7 +264,13 @@ class stage_impl final : public stage_base,
     // Peers learn of the exit as a monitor's DOWN: consumers by cancel mode, producers by
     // cancelling (SPEC rules 87-95).
     for (auto& [id, c] : consumers_) c.stage->post_cancelled(id, exit_, true);
-    for (auto& [id, p] : producers_) p.stage->post_cancel(id, exit_, true);
+    for (auto& [id, p] : producers_) {
+      p.stage->post_cancel(id, exit_, true);
+      release(p.waiters);  // the subscription ends with the stage
+    }
+    for (auto& item : pc_queue_) {
+      if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
+    }
     consumers_.clear();
     producers_.clear();
     pc_queue_.clear();
@@ -265,6 +286,8 @@ class stage_impl final : public stage_base,
   void handle_dead(message& m) {
     if (auto* s = std::get_if<m_subscribe>(&m)) {
       s->consumer->post_cancelled(s->id, exit_, true);
+    } else if (auto* r = std::get_if<m_cancel_request>(&m)) {
+      r->done->set_value();  // the subscription ended with the stage
     } else if (auto* c = std::get_if<m_call>(&m)) {
       c->reply->set_exception(std::make_exception_ptr(
           error(errc::no_stage, "stage '" + display_name() + "' exited before the call")));
@@ -418,6 +441,16 @@ class stage_impl final : public stage_base,
 
   void on(m_cancelled& m) { consumer_cancel(m.id, std::move(m.reason), m.down); }
 
+  void on(m_cancel_request& m) {
+    auto it = producers_.find(m.id);
+    if (it == producers_.end()) {  // already gone: nothing to wait for
+      m.done->set_value();
+      return;
+    }
+    it->second.waiters.push_back(std::move(m.done));
+    it->second.stage->post_cancel(m.id, std::move(m.reason), false);
+  }
+
   void consumer_cancel(subscription_id id, exit_reason reason, bool down) {
     auto it = producers_.find(id);
     if (it == producers_.end()) return;
@@ -434,11 +467,13 @@ class stage_impl final : public stage_base,
     cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
     if constexpr (is_pc) {
       if (!pc_queue_.empty()) {  // behind the events still queued (rules 47, 94)
-        pc_queue_.push_back(pc_cancel{entry.cancel, std::move(c), entry.sub});
+        pc_queue_.push_back(
+            pc_cancel{entry.cancel, std::move(c), entry.sub, std::move(entry.waiters)});
         return;
       }
     }
     invoke_cancel(entry.cancel, c, entry.sub);
+    release(entry.waiters);
   }
 
   void invoke_cancel(cancel_mode mode, const cancellation& c, const subscription& sub) {
@@ -698,6 +733,7 @@ class stage_impl final : public stage_base,
     cancel_mode mode;
     cancellation c;
     subscription sub;
+    cancel_waiters waiters{};
   };
   using pc_item = std::variant<pc_events, pc_info, pc_cancel>;
 
@@ -714,6 +750,7 @@ class stage_impl final : public stage_base,
         } else {
           auto& c = std::get<pc_cancel>(item);
           invoke_cancel(c.mode, c.c, c.sub);
+          release(c.waiters);
         }
       }
     }
@@ -815,6 +852,7 @@ class stage_impl final : public stage_base,
     subscription sub;
     cancel_mode cancel;
     std::optional<consumer_demand> demand;  // empty: manual
+    cancel_waiters waiters{};               // sync_cancel calls waiting for handle_cancel
   };
 
   // Thread-safe: the only member other threads touch.
