@@ -8,6 +8,7 @@
 
 #include <datamesh/detail/stage_impl.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/function_stage.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/stage.hpp>
@@ -76,6 +77,31 @@ class runtime {
            !std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>,
                            stage_options>) stage_handle<S> start(Args&&... args) {
     return start<S>(stage_options{}, std::forward<Args>(args)...);
+  }
+
+  // -- stages from functions (function_stage.hpp) ---
+
+  /// A producer of `Out` calling `f(demand, context<Out>&)`.
+  template <class Out, class F>
+  stage_handle<function_producer<Out, std::decay_t<F>>> start_producer(F&& f,
+                                                                       stage_options opts = {}) {
+    return start<function_producer<Out, std::decay_t<F>>>(opts, std::forward<F>(f));
+  }
+  /// A producer_consumer emitting `f(e)` for each event `e` of type `In`.
+  template <class In, class F>
+  stage_handle<function_map<In, std::decay_t<F>>> start_map(F&& f, stage_options opts = {}) {
+    return start<function_map<In, std::decay_t<F>>>(opts, std::forward<F>(f));
+  }
+  /// A producer_consumer passing on the events `e` for which `f(e)` is true.
+  template <class In, class F>
+  stage_handle<function_filter<In, std::decay_t<F>>> start_filter(F&& f, stage_options opts = {}) {
+    return start<function_filter<In, std::decay_t<F>>>(opts, std::forward<F>(f));
+  }
+  /// A consumer calling `f(std::span<const In>)` for each batch.
+  template <class In, class F>
+  stage_handle<function_consumer<In, std::decay_t<F>>> start_consumer(F&& f,
+                                                                      stage_options opts = {}) {
+    return start<function_consumer<In, std::decay_t<F>>>(opts, std::forward<F>(f));
   }
 
   /// Stops every stage with reason `shutdown`, waits until each has run `terminate` and exited,
