@@ -402,15 +402,17 @@ class stage_impl final : public stage_base,
         call_handle_events(std::span<const in_t>(events), e.sub);
         return;
       }
-      const stage_ptr producer = e.stage;
-      const subscription sub = e.sub;
+      // References, not copies (no refcount traffic per batch): entries leave producers_ only
+      // in message handlers, never while a callback of this stage runs.
+      stage_base& producer = *e.stage;
+      const subscription& sub = e.sub;
       const std::size_t excess = e.demand->split(
           events.size(), [&](std::size_t offset, std::size_t size, std::size_t ask) {
             if (exiting_) return;
             if (!call_handle_events(std::span<const in_t>(events.data() + offset, size), sub)) {
               return;
             }
-            if (ask > 0) producer->post_ask(id, ask, this);  // after handle_events (rule 38)
+            if (ask > 0) producer.post_ask(id, ask, this);  // after handle_events (rule 38)
           });
       if (excess > 0) {
         ctl_log(log_level::warning,
