@@ -207,7 +207,8 @@ constexpr ending both_endings[] = {ending::cancel, ending::producer_exit};
 
 }  // namespace
 
-TEST_CASE("rule 87: a permanent consumer exits on any cancel or producer exit, normal included") {
+TEST_CASE(
+    "rule 87 and 14: a permanent consumer exits on any cancel or producer exit, normal included") {
   for (ending how : both_endings) {
     for (const auto& r : all_reasons()) {
       const outcome o = end_subscription(cancel_mode::permanent, how, r);
@@ -419,7 +420,7 @@ TEST_CASE("rule 95: a producer's exception exits its permanent consumer but not 
   CHECK(temp_j.terminated.empty());
 }
 
-TEST_CASE("rule 94: a producer_consumer handles queued events before an upstream cancel") {
+TEST_CASE("rule 94 and 47: a producer_consumer handles queued events before an upstream cancel") {
   // Also rule 47. source -> relay -> manual sink that has asked nothing, so the relay's
   // downstream demand is 0 and upstream messages queue in it.
   for (ending how : both_endings) {

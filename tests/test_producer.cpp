@@ -82,7 +82,7 @@ TEST_CASE("rule 43: new demand is served from the buffer first, the rest by hand
   CHECK(estimate_buffered_count(p) == 0);
 }
 
-TEST_CASE("rule 44: a producer_consumer stops asking when its consumer stops asking") {
+TEST_CASE("rule 44 and 45: a producer_consumer stops asking when its consumer stops asking") {
   journal pj, rj, cj;
   fixture f;
   auto [p, r, c, down, up] =
@@ -108,7 +108,7 @@ TEST_CASE("rule 46: a producer_consumer that emits nothing keeps asking upstream
   CHECK(cj.batches.empty());
 }
 
-TEST_CASE("rule 48 and 51: accumulate holds every ask, and forward replays them one by one") {
+TEST_CASE("rule 48, 49 and 51: accumulate holds every ask, and forward replays them one by one") {
   journal pj, aj, bj;
   fixture f;
   auto p = f.rt.start<counter>(stage_options{.demand = producer_demand::accumulate}, &pj);

@@ -1,4 +1,11 @@
 // Stage roles, start options and callbacks (SPEC section A), and the runtime's start and stop.
+//
+// Rules C++'s types enforce, so no value can break them at run time: rule 3 (a dispatcher is a
+// type satisfying dispatcher_for; tests/compile_fail/bad_dispatcher.cpp), rules 5 and 23 (demand
+// mode, buffer_keep and cancel mode are enum classes), rule 18 (callbacks have fixed return
+// types; the one protocol answer a type allows but the protocol forbids, manual demand on a
+// producer, is rule 12 below). Left out as Elixir-only: rule 17 (:sys.get_status) and rule 19
+// (child_spec).
 #include <stdexcept>
 
 #include "support/harness.hpp"
@@ -72,6 +79,11 @@ concept can_push = requires(C& c) {
 };
 static_assert(!can_push<context<void>>);
 static_assert(can_push<context<int>>);
+
+TEST_CASE("rule 9: a consumer's context cannot push, a producer's can") {
+  CHECK_FALSE(can_push<context<void>>);
+  CHECK(can_push<context<int>>);
+}
 
 TEST_CASE("rule 1: a stage whose constructor throws is not started and the call says why") {
   fixture f;
