@@ -58,7 +58,10 @@ void stage_options::validate(stage_role role) const {
     throw error(errc::bad_options,
                 "expected buffer_size to be greater than 0 (or infinity), got: 0");
   }
-  for (const auto& [producer, opts] : subscribe_to) opts.validate();
+  for (const auto& [producer, opts] : subscribe_to) {
+    opts.validate();
+    if (producer) producer.core_ptr()->check_subscribe(opts);
+  }
 }
 
 namespace detail {
@@ -97,6 +100,7 @@ subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
   opts.validate();
   if (!consumer) throw error(errc::no_stage, "cannot subscribe: the consumer handle is empty");
   check_roles(consumer, producer);
+  if (producer) producer.core_ptr()->check_subscribe(opts);
   const auto& core = consumer.core_ptr();
   const subscription_id id =
       core->runtime()->next_subscription.fetch_add(1, std::memory_order_relaxed);
@@ -200,6 +204,10 @@ std::size_t estimate_buffered_count(const stage_ref& producer) {
     return 0;
   }
   return core.buffered_estimate();
+}
+
+std::uint64_t estimate_dropped_count(const stage_ref& producer) {
+  return live(producer, "estimate_dropped_count").dropped_estimate();
 }
 
 producer_demand demand(const stage_ref& producer) {

@@ -26,6 +26,10 @@ const char* to_string(errc e) noexcept {
       return "would_deadlock";
     case errc::not_supported:
       return "not_supported";
+    case errc::already_subscribed:
+      return "already_subscribed";
+    case errc::subscription_refused:
+      return "subscription_refused";
   }
   return "unknown";
 }

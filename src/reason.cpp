@@ -31,6 +31,8 @@ const char* to_string(exit_reason::kind k) noexcept {
       return "already_subscribed";
     case kind::duplicated_subscription:
       return "duplicated_subscription";
+    case kind::refused:
+      return "refused";
     case kind::unknown_subscription:
       return "unknown_subscription";
     case kind::bad_return_value:

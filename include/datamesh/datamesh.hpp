@@ -5,8 +5,11 @@
 #include <datamesh/buffer.hpp>
 #include <datamesh/context.hpp>
 #include <datamesh/demand.hpp>
+#include <datamesh/dispatch/broadcast.hpp>
 #include <datamesh/dispatch/demand.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
+#include <datamesh/dispatch/partition.hpp>
+#include <datamesh/dispatch/route.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>

@@ -35,6 +35,12 @@ enum class errc {
   would_deadlock,
   /// The stage does not define the callback the call needs (e.g. `call` without `handle_call`).
   not_supported,
+  /// The producer's dispatcher refused the subscription: the consumer is already subscribed to
+  /// this broadcast producer (SPEC rule 35).
+  already_subscribed,
+  /// The producer's dispatcher refused the subscription: its partition or route target is
+  /// taken by another subscription.
+  subscription_refused,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

@@ -26,6 +26,7 @@ class exit_reason {
     noproc,                   ///< the peer did not exist when it was reached
     already_subscribed,       ///< refused: the consumer is already subscribed (SPEC rule 35)
     duplicated_subscription,  ///< refused: the same subscription id twice (SPEC rule 32)
+    refused,                  ///< refused by the producer's dispatcher; `detail()` says why
     unknown_subscription,     ///< the peer does not know this subscription (SPEC rule 33)
     bad_return_value,         ///< a callback answered something the protocol forbids (rule 12)
     exception,                ///< user code threw; `exception()` holds what it threw
@@ -45,6 +46,8 @@ class exit_reason {
   static exit_reason duplicated_subscription() {
     return exit_reason(kind::duplicated_subscription, {});
   }
+  /// The producer's dispatcher refused the subscription (a taken partition or route target).
+  static exit_reason refused(std::string why) { return exit_reason(kind::refused, std::move(why)); }
   static exit_reason unknown_subscription() { return exit_reason(kind::unknown_subscription, {}); }
   static exit_reason bad_return_value(std::string what) {
     return exit_reason(kind::bad_return_value, std::move(what));

@@ -29,6 +29,11 @@ struct subscribe_options {
   cancel_mode cancel = cancel_mode::permanent;
   /// `manual` leaves asking to the consumer's code (rule 41); `handle_subscribe` may also choose.
   demand_mode demand = demand_mode::automatic;
+  /// What the producer's dispatcher needs from this subscription: a `selector<Event>` for a
+  /// broadcast producer (rule 75), the partition's key for a partition producer (rule 81), the
+  /// target's key for a route producer. Checked by `subscribe` against the producer's
+  /// dispatcher; empty for the demand dispatcher.
+  std::any dispatch{};
   /// Anything else for the producer's and the consumer's `handle_subscribe` and for the
   /// dispatcher (rule 27).
   std::any extra{};

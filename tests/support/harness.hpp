@@ -32,6 +32,10 @@ struct fixture {
 
   /// Runs every queued handler.
   void run() { ex.run(); }
+  /// Runs handlers until a log line contains `text` (bounded); returns whether one does.
+  bool run_until_logged(const std::string& text, std::size_t max_steps = 100'000) {
+    return ex.run_until([&] { return logged(text); }, max_steps);
+  }
   /// True if some log line contains `text`.
   bool logged(const std::string& text) const {
     for (const auto& l : *logs)

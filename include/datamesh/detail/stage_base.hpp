@@ -16,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
@@ -122,6 +123,10 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   /// API -> stage: stop with `reason`.
   virtual bool post_stop(exit_reason reason) = 0;
 
+  /// Throws `errc::bad_options` if this producer's dispatcher can never accept `opts` (an
+  /// unknown partition, a selector of the wrong type). Thread-safe.
+  virtual void check_subscribe(const subscribe_options& opts) const = 0;
+
   // -- lifecycle, thread-safe ---
   bool alive() const noexcept { return !exited_.load(std::memory_order_acquire); }
   /// The exit reason once exited.
@@ -138,6 +143,9 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   // -- figures, thread-safe estimates ---
   std::size_t buffered_estimate() const noexcept {
     return buffered_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t dropped_estimate() const noexcept {
+    return dropped_.load(std::memory_order_relaxed);
   }
   producer_demand demand_mode_estimate() const noexcept {
     return accumulating_.load(std::memory_order_relaxed) ? producer_demand::accumulate
@@ -159,6 +167,8 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   // Written by the stage, read from any thread.
   std::atomic<std::size_t> buffered_{0};
   std::atomic<bool> accumulating_{false};
+  // Written by the stage, read from any thread: events its dispatcher discarded so far.
+  std::atomic<std::uint64_t> dropped_{0};
 
  private:
   stage_role role_;

@@ -38,7 +38,14 @@ using event_or_none = std::conditional_t<std::is_void_v<T>, no_event, T>;
 /// Checks that a dispatcher's options have the right type. Throws `bad_options`.
 template <class D>
 D make_dispatcher(const std::any& opts) {
-  if (!opts.has_value()) return D{};
+  if (!opts.has_value()) {
+    if constexpr (std::is_default_constructible_v<D>) {
+      return D{};
+    } else {
+      throw error(errc::bad_options,
+                  "this stage's dispatcher needs its options: stage_options::dispatcher_options");
+    }
+  }
   if constexpr (requires { typename D::options; }) {
     if (const auto* o = std::any_cast<typename D::options>(&opts)) return D{*o};
   }
@@ -74,6 +81,21 @@ class stage_impl final : public stage_base,
     if (opts.demand == producer_demand::accumulate) set_accumulating(true);
     if constexpr (is_producer) {
       dispatcher_.set_logger([this](log_level l, const std::string& t) { ctl_log(l, t); });
+      if constexpr (requires(dispatcher_t & d) {
+                      d.set_queue_limit(std::size_t{}, buffer_keep{});
+                    }) {
+        dispatcher_.set_queue_limit(buffer_.capacity(), buffer_.keep());
+      }
+    }
+  }
+
+  /// Lets the dispatcher refuse options it can never accept, at the caller's `subscribe`.
+  /// Thread-safe: such checks read only configuration fixed at construction.
+  void check_subscribe(const subscribe_options& opts) const override {
+    if constexpr (is_producer && requires(const dispatcher_t& d) { d.check_subscribe(opts); }) {
+      dispatcher_.check_subscribe(opts);
+    } else {
+      (void)opts;
     }
   }
 
@@ -193,8 +215,12 @@ class stage_impl final : public stage_base,
   struct m_stop {
     exit_reason reason;
   };
-  using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
-                               m_cancel_request, m_info, m_call, m_message, m_demand, m_stop>;
+  struct m_serve {  // demand the dispatcher owes for events it dropped
+    std::size_t n;
+  };
+  using message =
+      std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
+                   m_cancel_request, m_info, m_call, m_message, m_demand, m_stop, m_serve>;
 
   template <class M>
   bool push(M&& m) {
@@ -252,9 +278,9 @@ class stage_impl final : public stage_base,
       }
     }
     user_.reset();
-    if (!buffer_.empty()) {
+    if (const std::size_t held = ctl_buffered(); held > 0) {
       // GenStage drops a producer's buffer with it; say so, so the loss is observable.
-      ctl_log(log_level::warning, "exits with " + std::to_string(buffer_.size()) +
+      ctl_log(log_level::warning, "exits with " + std::to_string(held) +
                                       " buffered events that no consumer asked for; they are "
                                       "discarded");
     }
@@ -483,7 +509,11 @@ class stage_impl final : public stage_base,
     const exit_reason& reason = c.reason;
     const bool exits =
         mode == cancel_mode::permanent || (mode == cancel_mode::transient && !reason.is_clean());
-    if (!exits || reason.get_kind() == exit_reason::kind::already_subscribed) return;  // rule 92
+    // A refused subscription never makes the consumer exit (rule 92, and DataMesh's refusals).
+    if (!exits || reason.get_kind() == exit_reason::kind::already_subscribed ||
+        reason.get_kind() == exit_reason::kind::refused) {
+      return;
+    }
     ctl_log(log_level::info, "is stopping after receiving cancel from its producer with reason: " +
                                  reason.to_string());
     begin_exit(reason);  // the raw reason (rule 90)
@@ -511,17 +541,26 @@ class stage_impl final : public stage_base,
       }
       std::size_t demand = 0;
       try {
-        demand = dispatcher_.subscribe(m.id, m.opts);
+        if constexpr (requires { dispatcher_.subscribe(m.id, m.opts, m.consumer.get()); }) {
+          demand = dispatcher_.subscribe(m.id, m.opts, static_cast<const void*>(m.consumer.get()));
+        } else {
+          demand = dispatcher_.subscribe(m.id, m.opts);
+        }
       } catch (const error& e) {
-        // The dispatcher refused (e.g. broadcast's already_subscribed, rule 35): cancel that
-        // subscription, keep the producer running.
+        // The dispatcher refused (broadcast's already_subscribed, rule 35; a taken partition or
+        // route target): cancel that subscription, keep the producer running.
+        ctl_log(log_level::error, std::string("refused a subscription: ") + e.what());
         producer_cancel(m.id,
-                        e.code() == errc::bad_options ? exit_reason::error(e.what())
-                                                      : exit_reason::already_subscribed(),
+                        e.code() == errc::already_subscribed ? exit_reason::already_subscribed()
+                                                             : exit_reason::refused(e.what()),
                         false);
+        return;
+      } catch (...) {
+        begin_exit(exit_reason::from_exception(std::current_exception()));
         return;
       }
       dispatcher_result(demand);
+      drain_dispatcher();
     }
   }
 
@@ -534,7 +573,14 @@ class stage_impl final : public stage_base,
         return;
       }
       if (m.n == 0) return;
-      dispatcher_result(dispatcher_.ask(m.id, m.n));
+      std::size_t demand = 0;
+      if constexpr (requires { dispatcher_.ask(m.id, m.n, send_fn()); }) {
+        demand = dispatcher_.ask(m.id, m.n, send_fn());
+      } else {
+        demand = dispatcher_.ask(m.id, m.n);
+      }
+      dispatcher_result(demand);
+      drain_dispatcher();
     }
   }
 
@@ -552,7 +598,44 @@ class stage_impl final : public stage_base,
     if (!call_handle_cancel(c, entry.sub)) return;
     // The dispatcher after, since it may create demand (rules 66, 73).
     dispatcher_result(dispatcher_.cancel(id));
+    drain_dispatcher();
   }
+
+  /// Sends a batch to a subscriber, if it is still subscribed.
+  auto send_fn() {
+    return [this](subscription_id id, std::vector<out_t>&& batch) {
+      auto it = consumers_.find(id);
+      if (it != consumers_.end()) it->second.sink->post_events(id, std::move(batch), this);
+    };
+  }
+
+  /// After a dispatcher call: the asks it makes on a consumer's behalf and the demand it owes
+  /// for dropped events go through the mailbox (never recursively), due infos are delivered,
+  /// and the buffered figure is published.
+  void drain_dispatcher() {
+    if constexpr (is_producer) {
+      if constexpr (requires {
+                      dispatcher_.drain([](subscription_id, std::size_t) {}, [](std::any&&) {},
+                                        [](std::size_t) {});
+                    }) {
+        dispatcher_.drain([this](subscription_id id, std::size_t n) { post_ask(id, n, this); },
+                          [this](std::any&& msg) { deliver_info(msg); },
+                          [this](std::size_t n) { push(m_serve{n}); });
+      }
+      publish_buffered();
+    }
+  }
+
+  void publish_buffered() {
+    std::size_t n = buffer_.size();
+    if constexpr (requires(const dispatcher_t& d) { d.queued(); }) n += dispatcher_.queued();
+    buffered_.store(n, std::memory_order_relaxed);
+    if constexpr (requires(const dispatcher_t& d) { d.dropped(); }) {
+      dropped_.store(dispatcher_.dropped(), std::memory_order_relaxed);
+    }
+  }
+
+  void on(m_serve& m) { dispatcher_result(m.n); }
 
   /// Serves demand the dispatcher passed on: buffer first, then `handle_demand` (rule 43); a
   /// producer_consumer adds it to its downstream counter (rule 44).
@@ -590,7 +673,7 @@ class stage_impl final : public stage_base,
       std::vector<out_t> taken;
       std::vector<std::any> infos;
       counter -= buffer_.take(counter, taken, infos);
-      buffered_.store(buffer_.size(), std::memory_order_relaxed);
+      publish_buffered();
       dispatch_events(taken);
       for (auto& i : infos) dispatch_info(std::move(i));
     }
@@ -605,10 +688,16 @@ class stage_impl final : public stage_base,
         return;
       }
       const std::size_t length = events.size();
-      dispatcher_.dispatch(events, [this](subscription_id id, std::vector<out_t>&& batch) {
-        auto it = consumers_.find(id);
-        if (it != consumers_.end()) it->second.sink->post_events(id, std::move(batch), this);
-      });
+      try {
+        dispatcher_.dispatch(events, send_fn());
+      } catch (...) {
+        // A user function of the dispatcher (selector, hash, key) threw: the producer stops
+        // with it, as any callback would (rules 76, 95).
+        events.clear();
+        begin_exit(exit_reason::from_exception(std::current_exception()));
+        return;
+      }
+      drain_dispatcher();
       if constexpr (is_pc) {
         const std::size_t sent = length - events.size();
         pc_demand_ -= sent < pc_demand_ ? sent : pc_demand_;
@@ -623,7 +712,7 @@ class stage_impl final : public stage_base,
     if (events.empty()) return;
     std::vector<std::any> released;
     const std::size_t discarded = buffer_.store(events, 0, released);
-    buffered_.store(buffer_.size(), std::memory_order_relaxed);
+    publish_buffered();
     if (discarded > 0) {
       bool report = true;
       if constexpr (requires(S & s, std::size_t n) {
@@ -667,6 +756,7 @@ class stage_impl final : public stage_base,
   void dispatch_info(std::any msg) {
     if constexpr (is_producer) {
       dispatcher_.info(std::move(msg), [this](std::any&& m) { deliver_info(m); });
+      drain_dispatcher();
     } else {
       deliver_info(msg);
     }
@@ -836,7 +926,13 @@ class stage_impl final : public stage_base,
   producer_demand ctl_demand() const override {
     return accumulating() ? producer_demand::accumulate : producer_demand::forward;
   }
-  std::size_t ctl_buffered() const override { return buffer_.size(); }
+  std::size_t ctl_buffered() const override {
+    if constexpr (requires(const dispatcher_t& d) { d.queued(); }) {
+      return buffer_.size() + dispatcher_.queued();
+    } else {
+      return buffer_.size();
+    }
+  }
   stage_ref ctl_self() override { return stage_ref(shared_from_this()); }
   void ctl_log(log_level level, const std::string& text) override {
     rt_->write_log(level, display_name() + " " + text);

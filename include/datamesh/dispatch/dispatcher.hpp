@@ -17,6 +17,29 @@
 /// leaves in `events` what nobody had demand for (the leftovers go to the producer's buffer).
 /// `info` calls `deliver(msg)` once every event dispatched before it has been sent.
 ///
+/// Optional members, used when present (the broadcast, partition and route dispatchers need
+/// them; the demand dispatcher does not):
+///
+///     std::size_t subscribe(subscription_id, const subscribe_options&, const void* consumer);
+///         // knows which consumer subscribes (broadcast refuses a second one, rule 35)
+///     void check_subscribe(const subscribe_options& opts) const;
+///         // thread-safe: throws `errc::bad_options` at the `subscribe` call for options the
+///         // dispatcher can never accept; reads only configuration fixed at construction
+///     std::size_t ask(subscription_id, std::size_t n, Send&& send);
+///         // an ask that may send queued events at once (per-partition queues)
+///     void drain(Reask&& reask, Deliver&& deliver, Serve&& serve);
+///         // after every call: `reask(id, n)` asks the producer again on a consumer's behalf
+///         // (broadcast selectors, rule 75); `deliver(msg)` hands over infos that became due;
+///         // `serve(n)` asks the producer for `n` events in place of dropped ones
+///     void set_queue_limit(std::size_t limit, buffer_keep keep);
+///         // bounds the dispatcher's own queues by the producer's buffer_size
+///     std::size_t queued() const;     // events in those queues (in estimate_buffered_count)
+///     std::uint64_t dropped() const;  // events discarded by the dispatcher so far
+///
+/// `subscribe` refuses a subscription by throwing `datamesh::error`: `already_subscribed` or
+/// `subscription_refused` (the producer cancels that subscription and keeps running; the consumer
+/// is not made to exit, as with SPEC rule 92), or `bad_options`.
+///
 /// Example, valid:   `datamesh::demand_dispatcher<int>` satisfies `dispatcher_for<D, int>`.
 /// Example, invalid: a class without `ask` does not; the producer's static check names the
 /// missing member.

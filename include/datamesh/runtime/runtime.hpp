@@ -16,6 +16,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -148,6 +149,11 @@ void send(const stage_ref& stage, std::any msg);
 /// Events in a producer's buffer, as last published by the stage (SPEC rule 57). On a consumer:
 /// 0, and an error is logged. Thread-safe. Never blocks.
 std::size_t estimate_buffered_count(const stage_ref& producer);
+/// Events a producer's dispatcher has discarded so far (an unknown partition or route target, a
+/// full partition or target queue), as last published by the stage; 0 for other dispatchers.
+/// Thread-safe. Never blocks.
+/// @throws datamesh::error `no_stage`.
+std::uint64_t estimate_dropped_count(const stage_ref& producer);
 /// A producer's demand mode, as last published by the stage (rule 49). Thread-safe.
 producer_demand demand(const stage_ref& producer);
 /// Switches a producer's demand mode (rules 48-52). Asynchronous. Thread-safe.
