@@ -573,14 +573,24 @@ class stage_impl final : public stage_base,
         return;
       }
       if (m.n == 0) return;
-      std::size_t demand = 0;
-      if constexpr (requires { dispatcher_.ask(m.id, m.n, send_fn()); }) {
-        demand = dispatcher_.ask(m.id, m.n, send_fn());
-      } else {
-        demand = dispatcher_.ask(m.id, m.n);
+      if constexpr (role_v == stage_role::producer) {
+        // Accumulating: hold the ask itself, not the dispatcher's answer, so a dispatcher that
+        // shares demand (broadcast) counts every subscriber that joined before `forward`.
+        if (accumulating()) {
+          held_.push_back({m.id, m.n});
+          return;
+        }
       }
-      dispatcher_result(demand);
+      dispatcher_result(ask_dispatcher(m.id, m.n));
       drain_dispatcher();
+    }
+  }
+
+  std::size_t ask_dispatcher(subscription_id id, std::size_t n) {
+    if constexpr (requires { dispatcher_.ask(id, n, send_fn()); }) {
+      return dispatcher_.ask(id, n, send_fn());
+    } else {
+      return dispatcher_.ask(id, n);
     }
   }
 
@@ -647,7 +657,7 @@ class stage_impl final : public stage_base,
     } else if constexpr (is_producer) {
       if (counter == 0 || exiting_) return;
       if (accumulating()) {
-        held_.push_back(counter);  // held one by one (rule 51)
+        held_.push_back({0, counter});  // held one by one (rule 51)
         return;
       }
       serve(counter);
@@ -906,14 +916,19 @@ class stage_impl final : public stage_base,
       }
       if (!accumulating()) return;
       set_accumulating(false);
-      std::vector<std::size_t> held;
+      std::vector<held_demand> held;
       held.swap(held_);
-      for (std::size_t n : held) {  // replayed one by one, in order (rule 51)
+      for (const held_demand& h : held) {  // replayed one by one, in order (rule 51)
         if (exiting_ || accumulating()) {
-          held_.push_back(n);
+          held_.push_back(h);
           continue;
         }
-        serve(n);
+        if (h.ask_from == 0) {
+          serve(h.n);
+        } else if (consumers_.count(h.ask_from) != 0) {
+          dispatcher_result(ask_dispatcher(h.ask_from, h.n));
+          drain_dispatcher();
+        }
       }
     } else if constexpr (is_pc) {
       if (m == producer_demand::accumulate) {
@@ -970,7 +985,11 @@ class stage_impl final : public stage_base,
   buffer<out_t, std::any> buffer_;
   std::vector<out_t> out_;
   std::unordered_map<subscription_id, consumer_entry> consumers_;
-  std::vector<std::size_t> held_;
+  struct held_demand {
+    subscription_id ask_from;  // an ask still to give the dispatcher; 0: demand to serve
+    std::size_t n;
+  };
+  std::vector<held_demand> held_;
 
   // consumer side
   std::unordered_map<subscription_id, producer_entry> producers_;
