@@ -19,9 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace {
 
-using event = std::uint64_t;
+using bench::check;
+using bench::demand_of;
+using bench::demands;
+using bench::summer;
+using event = bench::event;
 constexpr std::size_t fan_out = 4;
 
 std::uint64_t events_for(std::size_t max_demand) {
@@ -58,20 +64,6 @@ struct source {
   }
 };
 
-struct summer {
-  std::atomic<std::uint64_t>* total;
-  std::uint64_t sum = 0;
-  explicit summer(std::atomic<std::uint64_t>* t) : total(t) {}
-  void handle_events(std::span<const event> in) {
-    for (event x : in) sum += x;
-  }
-  void terminate(const datamesh::exit_reason&) { total->fetch_add(sum); }
-};
-
-void check(benchmark::State& state, std::uint64_t got, std::uint64_t want) {
-  if (got != want) state.SkipWithError("checksum mismatch: events lost or duplicated");
-}
-
 /// One run: a source with dispatcher `D` and 4 summers, subscribed with `opts_for(i)`; demand
 /// goes through once all four are in. Returns the summers' total.
 template <class D, class OptsFor>
@@ -93,11 +85,6 @@ std::uint64_t run_fan_out(datamesh::runtime& rt, std::uint64_t n, std::any dispa
   datamesh::demand(p, datamesh::producer_demand::forward);
   for (auto& c : cs) c.wait();
   return total.load();
-}
-
-datamesh::subscribe_options demand_of(const benchmark::State& state) {
-  return {.max_demand = static_cast<std::size_t>(state.range(0)),
-          .min_demand = static_cast<std::size_t>(state.range(1))};
 }
 
 // -- DataMesh ---
@@ -215,14 +202,6 @@ void BM_W6_baseline_spsc_partition(benchmark::State& state) {
           expected_sum(n));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
-}
-
-void demands(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"max", "min"})
-      ->Args({1000, 500})
-      ->Args({10, 5})
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -18,9 +18,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
+
 namespace {
 
-using event = std::uint64_t;
+using bench::check;
+using bench::demand_of;
+using bench::demands;
+using bench::summer;
+using event = bench::event;
 
 // Enough events per iteration that stage start-up is noise.
 std::uint64_t events_for(std::size_t max_demand) {
@@ -49,26 +55,6 @@ struct doubler {
     for (event x : in) ctx.push(x * 2);
   }
 };
-
-/// Sums what it receives; publishes the sum when it exits.
-struct summer {
-  std::atomic<std::uint64_t>* total;
-  std::uint64_t sum = 0;
-  explicit summer(std::atomic<std::uint64_t>* t) : total(t) {}
-  void handle_events(std::span<const event> in) {
-    for (event x : in) sum += x;
-  }
-  void terminate(const datamesh::exit_reason&) { total->fetch_add(sum); }
-};
-
-void check(benchmark::State& state, std::uint64_t got, std::uint64_t want) {
-  if (got != want) state.SkipWithError("checksum mismatch: events lost or duplicated");
-}
-
-datamesh::subscribe_options demand_of(const benchmark::State& state) {
-  return {.max_demand = static_cast<std::size_t>(state.range(0)),
-          .min_demand = static_cast<std::size_t>(state.range(1))};
-}
 
 // -- DataMesh ---
 
@@ -269,14 +255,6 @@ void BM_W1_baseline_mutex_deque(benchmark::State& state) {
     check(state, sum, expected_sum(n, 1));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
-}
-
-void demands(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"max", "min"})
-      ->Args({1000, 500})
-      ->Args({10, 5})
-      ->UseRealTime()
-      ->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

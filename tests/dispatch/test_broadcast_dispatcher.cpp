@@ -10,23 +10,20 @@
 #include <utility>
 #include <vector>
 
+#include "support/dispatch_driver.hpp"
 #include "support/harness.hpp"
 
 namespace {
 
 using datamesh::subscription_id;
 using dispatcher = datamesh::broadcast_dispatcher<int>;
-using events = std::vector<int>;
+using dmtest::events;
+using dmtest::range;
+using dmtest::sent;
 
 constexpr subscription_id a = 1;
 constexpr subscription_id b = 2;
 constexpr subscription_id c = 3;
-
-struct sent {
-  subscription_id id;
-  events evs;
-  friend bool operator==(const sent&, const sent&) = default;
-};
 
 std::vector<sent> dispatch(dispatcher& d, events& evs) {
   std::vector<sent> out;
@@ -34,12 +31,6 @@ std::vector<sent> dispatch(dispatcher& d, events& evs) {
     out.push_back({id, std::move(batch)});
   });
   return out;
-}
-
-events range(int first, int count) {
-  events evs(static_cast<std::size_t>(count));
-  std::iota(evs.begin(), evs.end(), first);
-  return evs;
 }
 
 // The asks the dispatcher makes on subscribers' behalf.

@@ -15,22 +15,20 @@
 #include <utility>
 #include <vector>
 
+#include "support/dispatch_driver.hpp"
 #include "support/harness.hpp"
 
 namespace {
 
 using datamesh::subscription_id;
 using dispatcher = datamesh::partition_dispatcher<int>;
-using events = std::vector<int>;
+using driver = dmtest::driver<dispatcher>;
+using dmtest::error_of;
+using dmtest::events;
+using dmtest::sent;
 
 constexpr subscription_id a = 1;
 constexpr subscription_id b = 2;
-
-struct sent {
-  subscription_id id;
-  events evs;
-  friend bool operator==(const sent&, const sent&) = default;
-};
 
 // Partitions by x % n, the identity on the event.
 dispatcher::options mod(std::size_t n) {
@@ -40,56 +38,6 @@ dispatcher::options mod(std::size_t n) {
 }
 
 datamesh::subscribe_options part(std::size_t k) { return {.dispatch = k}; }
-
-// A dispatcher driven with plain calls, recording what is sent, served and delivered.
-struct driver {
-  dispatcher d;
-  std::vector<sent> out;
-  std::vector<std::string> infos;
-  std::size_t owed = 0;
-
-  explicit driver(dispatcher::options o) : d(std::move(o)) {}
-
-  auto send() {
-    return [this](subscription_id id, events&& evs) { out.push_back({id, std::move(evs)}); };
-  }
-  void drain() {
-    d.drain([](subscription_id, std::size_t) {},
-            [this](std::any&& m) { infos.push_back(std::any_cast<std::string>(m)); },
-            [this](std::size_t n) { owed += n; });
-  }
-  std::size_t ask(subscription_id id, std::size_t n) {
-    const std::size_t up = d.ask(id, n, send());
-    drain();
-    return up;
-  }
-  events dispatch(events evs) {
-    d.dispatch(evs, send());
-    drain();
-    return evs;  // leftovers
-  }
-  std::size_t cancel(subscription_id id) {
-    const std::size_t up = d.cancel(id);
-    drain();
-    return up;
-  }
-  void info(std::string msg) {
-    d.info(std::move(msg),
-           [this](std::any&& m) { infos.push_back(std::any_cast<std::string>(m)); });
-    drain();
-  }
-  std::vector<sent> take() { return std::exchange(out, {}); }
-};
-
-template <class F>
-datamesh::errc error_of(F&& f) {
-  try {
-    f();
-  } catch (const datamesh::error& e) {
-    return static_cast<datamesh::errc>(e.code().value());
-  }
-  return datamesh::errc{};
-}
 
 }  // namespace
 

@@ -90,6 +90,17 @@ void release(const P& src, std::atomic<std::uint64_t>& subscribed, std::uint64_t
   demand(src, producer_demand::forward);
 }
 
+/// Each key's events all reached its one consumer, and together they are every event once.
+void check_one_consumer_per_key(const std::vector<std::unique_ptr<tally>>& tallies) {
+  std::uint64_t sum = 0;
+  for (std::uint64_t k = 0; k < keys; ++k) {
+    CHECK_FALSE(tallies[k]->foreign.load());
+    CHECK(tallies[k]->count.load() == total / keys);
+    sum += tallies[k]->sum.load();
+  }
+  CHECK(sum == expected_sum);
+}
+
 }  // namespace
 
 TEST_CASE("stress: broadcast, every subscriber's sum is the total" * doctest::timeout(120)) {
@@ -142,13 +153,7 @@ TEST_CASE("stress: partition, every key lands on one consumer and nothing is los
     release(src, subscribed, 4);
     for (auto& t : tallies) wait_for(t->count, total / keys);
     rt.stop();
-    std::uint64_t sum = 0;
-    for (std::uint64_t k = 0; k < keys; ++k) {
-      CHECK_FALSE(tallies[k]->foreign.load());
-      CHECK(tallies[k]->count.load() == total / keys);
-      sum += tallies[k]->sum.load();
-    }
-    CHECK(sum == expected_sum);
+    check_one_consumer_per_key(tallies);
   }
 }
 
@@ -174,12 +179,6 @@ TEST_CASE("stress: route, each target gets exactly its own events" * doctest::ti
     for (auto& t : tallies) wait_for(t->count, total / keys);
     CHECK(estimate_dropped_count(src) == 0);
     rt.stop();
-    std::uint64_t sum = 0;
-    for (std::uint64_t k = 0; k < keys; ++k) {
-      CHECK_FALSE(tallies[k]->foreign.load());
-      CHECK(tallies[k]->count.load() == total / keys);
-      sum += tallies[k]->sum.load();
-    }
-    CHECK(sum == expected_sum);
+    check_one_consumer_per_key(tallies);
   }
 }

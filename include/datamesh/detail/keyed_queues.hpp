@@ -144,8 +144,8 @@ class keyed_queues {
   }
 
   /// Routes up to `waiting_` events: `route(event)` returns the slot (it may rewrite the event),
-  /// or `no_slot` to drop it without using demand. The rest stay in `events` as leftovers.
-  /// Returns how many events were dropped, whose demand is owed upstream again.
+  /// or `no_slot` to drop it without using demand: the producer is asked for one more in its
+  /// place (`drain`). The rest stay in `events` as leftovers. Returns how many were dropped.
   template <class Route, class Send>
   std::size_t dispatch(std::vector<Event>& events, Route& route, Send& send) {
     const std::size_t now = std::min(waiting_, events.size());
@@ -167,7 +167,8 @@ class keyed_queues {
     events.erase(first, last);
     for (std::size_t i : touched_) flush(i, send);
     touched_.clear();
-    waiting_ += unrouted;  // owed upstream again by the caller
+    waiting_ += unrouted;
+    owed_ += unrouted;
     return unrouted;
   }
 
@@ -188,9 +189,10 @@ class keyed_queues {
     infos_.emplace(id, waiting_info{std::any(std::forward<Info>(msg)), behind});
   }
 
-  /// Hands over the infos every queue has passed.
-  template <class Deliver>
-  void take_ready(Deliver& deliver) {
+  /// Hands over the infos every queue has passed, and the demand owed for dropped events.
+  template <class Deliver, class Serve>
+  void drain(Deliver& deliver, Serve& serve) {
+    if (owed_ > 0) serve(std::exchange(owed_, 0));
     if (ready_.empty()) return;
     std::vector<std::any> due;
     due.swap(ready_);
@@ -303,12 +305,44 @@ class keyed_queues {
   std::size_t pending_ = 0;
   std::size_t queued_ = 0;
   std::uint64_t dropped_ = 0;
+  std::size_t owed_ = 0;  // demand to ask again for dropped events, handed over by `drain`
   std::size_t limit_ = infinity;
   buffer_keep keep_ = buffer_keep::last;
   std::uint64_t next_info_ = 1;
   std::unordered_map<std::uint64_t, waiting_info> infos_;
   std::vector<std::any> ready_;
   log_function log_;
+};
+
+/// What the partition and route dispatchers share: the slots, and the dispatcher members that
+/// only pass through to them.
+template <class Event>
+class keyed_dispatcher_base {
+ public:
+  void set_logger(log_function log) { slots_.set_logger(std::move(log)); }
+
+  /// Queued behind every non-empty queue; delivered once all have passed it (rule 85).
+  template <class Info, class Deliver>
+  void info(Info&& msg, Deliver&& deliver) {
+    slots_.info(std::forward<Info>(msg), deliver);
+  }
+
+  /// Infos every queue has passed, and the demand owed for dropped events.
+  template <class Reask, class Deliver, class Serve>
+  void drain(Reask&&, Deliver&& deliver, Serve&& serve) {
+    slots_.drain(deliver, serve);
+  }
+
+  // -- introspection, for tests and status ---
+
+  std::size_t queued() const noexcept { return slots_.queued(); }
+  std::uint64_t dropped() const noexcept { return slots_.dropped(); }
+  std::size_t pending() const noexcept { return slots_.pending(); }
+  std::size_t waiting() const noexcept { return slots_.waiting(); }
+
+ protected:
+  using slots_type = keyed_queues<Event>;
+  slots_type slots_;
 };
 
 }  // namespace datamesh::detail

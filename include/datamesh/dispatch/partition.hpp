@@ -55,7 +55,11 @@ struct partition_options {
 ///
 /// Thread safety: not thread-safe; owned by one producer, except `check_subscribe`.
 template <class Event, class Key = std::size_t>
-class partition_dispatcher {
+class partition_dispatcher : public detail::keyed_dispatcher_base<Event> {
+  using base = detail::keyed_dispatcher_base<Event>;
+  using base::slots_;
+  using typename base::slots_type;
+
  public:
   using options = partition_options<Event, Key>;
   using key_type = Key;
@@ -99,7 +103,6 @@ class partition_dispatcher {
     }
   }
 
-  void set_logger(log_function log) { slots_.set_logger(std::move(log)); }
   void set_queue_limit(std::size_t limit, buffer_keep keep) { slots_.set_queue_limit(limit, keep); }
 
   /// Throws `bad_options` unless `opts.dispatch` names a known partition (rule 81). Thread-safe:
@@ -161,34 +164,16 @@ class partition_dispatcher {
       unknown(*k);
       return slots_type::no_slot;
     };
-    owed_ += slots_.dispatch(events, route, send);
-  }
-
-  template <class Info, class Deliver>
-  void info(Info&& msg, Deliver&& deliver) {
-    slots_.info(std::forward<Info>(msg), deliver);
-  }
-
-  /// Infos every partition queue has passed, and the demand owed for dropped events.
-  template <class Reask, class Deliver, class Serve>
-  void drain(Reask&&, Deliver&& deliver, Serve&& serve) {
-    slots_.take_ready(deliver);
-    if (owed_ > 0) serve(std::exchange(owed_, 0));
+    slots_.dispatch(events, route, send);
   }
 
   // -- introspection, for tests and status ---
 
-  std::size_t queued() const noexcept { return slots_.queued(); }
-  std::uint64_t dropped() const noexcept { return slots_.dropped(); }
-  std::size_t pending() const noexcept { return slots_.pending(); }
-  std::size_t waiting() const noexcept { return slots_.waiting(); }
   std::size_t demand_of(const Key& k) const { return slots_.demand_of(index_.at(k)); }
   std::size_t queued_in(const Key& k) const { return slots_.queued_in(index_.at(k)); }
   const std::vector<Key>& keys() const noexcept { return keys_; }
 
  private:
-  using slots_type = detail::keyed_queues<Event>;
-
   std::size_t slot_of(const subscribe_options& opts) const {
     if (!opts.dispatch.has_value()) {
       throw error(errc::bad_options,
@@ -215,12 +200,10 @@ class partition_dispatcher {
   }
 
   std::function<std::optional<Key>(Event&)> hash_;
-  slots_type slots_;
   std::vector<Key> keys_;
   std::unordered_map<Key, std::size_t> index_;
   std::unordered_map<subscription_id, std::size_t> by_id_;
   bool dense_ = false;
-  std::size_t owed_ = 0;
 };
 
 static_assert(dispatcher_for<partition_dispatcher<int>, int>);

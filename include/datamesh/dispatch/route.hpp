@@ -51,7 +51,11 @@ struct route_options {
 ///
 /// Thread safety: not thread-safe; owned by one producer, except `check_subscribe`.
 template <class Event, class Key>
-class route_dispatcher {
+class route_dispatcher : public detail::keyed_dispatcher_base<Event> {
+  using base = detail::keyed_dispatcher_base<Event>;
+  using base::slots_;
+  using typename base::slots_type;
+
  public:
   using options = route_options<Event, Key>;
   using key_type = Key;
@@ -63,7 +67,6 @@ class route_dispatcher {
     }
   }
 
-  void set_logger(log_function log) { slots_.set_logger(std::move(log)); }
   void set_queue_limit(std::size_t limit, buffer_keep keep) {
     slots_.set_queue_limit(opts_.queue_limit > 0 ? opts_.queue_limit : limit, keep);
   }
@@ -132,37 +135,19 @@ class route_dispatcher {
     };
     const std::size_t unrouted = slots_.dispatch(events, route, send);
     slots_.count_dropped(unrouted);
-    owed_ += unrouted;
     if (silent > 0) {
       slots_.log(log_level::warning, "dropped " + std::to_string(silent) +
                                          " events whose route target is not subscribed");
     }
   }
 
-  template <class Info, class Deliver>
-  void info(Info&& msg, Deliver&& deliver) {
-    slots_.info(std::forward<Info>(msg), deliver);
-  }
-
-  /// Infos every target queue has passed, and the demand owed for dropped events.
-  template <class Reask, class Deliver, class Serve>
-  void drain(Reask&&, Deliver&& deliver, Serve&& serve) {
-    slots_.take_ready(deliver);
-    if (owed_ > 0) serve(std::exchange(owed_, 0));
-  }
-
   // -- introspection, for tests and status ---
 
-  std::size_t queued() const noexcept { return slots_.queued(); }
-  std::uint64_t dropped() const noexcept { return slots_.dropped(); }
-  std::size_t pending() const noexcept { return slots_.pending(); }
-  std::size_t waiting() const noexcept { return slots_.waiting(); }
   std::size_t demand_of(const Key& k) const { return slots_.demand_of(targets_.at(k)); }
   std::size_t queued_in(const Key& k) const { return slots_.queued_in(targets_.at(k)); }
   std::size_t target_count() const noexcept { return targets_.size(); }
 
  private:
-  using slots_type = detail::keyed_queues<Event>;
   struct target {
     Key key;
     std::size_t slot;
@@ -184,10 +169,8 @@ class route_dispatcher {
   }
 
   options opts_;
-  slots_type slots_;
   std::unordered_map<Key, std::size_t> targets_;
   std::unordered_map<subscription_id, target> by_id_;
-  std::size_t owed_ = 0;
 };
 
 static_assert(dispatcher_for<route_dispatcher<int, int>, int>);
