@@ -8,6 +8,7 @@
 #include <datamesh/dispatch/demand.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/flow/from_range.hpp>
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
