@@ -9,6 +9,7 @@
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/flow/from_range.hpp>
+#include <datamesh/flow/stream.hpp>
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
