@@ -36,7 +36,7 @@ TEST_CASE("stress: a stream over two range producers on the thread pool loses no
     const std::size_t min = std::uniform_int_distribution<std::size_t>(0, max - 1)(rng);
     return subscribe_options{.max_demand = max, .min_demand = min};
   };
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < 8; ++round) {
     runtime rt(runtime_options{.threads = 2});
     // 1..n from a view, n+1..2n from an owned vector: both paths of range_source.
     std::vector<std::uint64_t> upper;
