@@ -49,6 +49,7 @@ runtime::runtime(boost::asio::any_io_executor executor, runtime_options opts)
 runtime::runtime(deterministic_executor& executor, runtime_options opts)
     : runtime(boost::asio::any_io_executor(executor.get_executor()), std::move(opts)) {
   deterministic_ = &executor;
+  state_->drive_one = [&executor] { return executor.run_one(); };
 }
 
 runtime::~runtime() { stop(); }

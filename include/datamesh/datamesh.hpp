@@ -11,6 +11,8 @@
 #include <datamesh/dispatch/partition.hpp>
 #include <datamesh/dispatch/route.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/flow/from_range.hpp>
+#include <datamesh/flow/stream.hpp>
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>

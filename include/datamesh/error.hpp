@@ -31,7 +31,8 @@ enum class errc {
   unknown_subscription,
   /// The runtime is stopping or stopped and accepts no new work.
   runtime_stopped,
-  /// A call made from inside a stage would wait for that same stage.
+  /// A call would wait for what cannot happen: from inside a stage, for that same stage; or a
+  /// stream on a deterministic executor that has nothing left to run.
   would_deadlock,
   /// The stage does not define the callback the call needs (e.g. `call` without `handle_call`).
   not_supported,

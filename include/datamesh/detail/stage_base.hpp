@@ -54,6 +54,10 @@ struct runtime_state {
   // wrapping each hand-off in an Asio function object. Null with a borrowed executor.
   worker_pool* pool = nullptr;
   log_function log;
+  // Set once, before any stage starts, by a runtime on a deterministic_executor: runs one queued
+  // handler, false if none was queued. A stream iterated there drives the executor with it
+  // instead of blocking (flow/stream.hpp). Empty on other runtimes. Read-only afterwards.
+  std::function<bool()> drive_one;
   std::atomic<subscription_id> next_subscription{1};
 
   std::mutex mutex;
