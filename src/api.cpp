@@ -142,9 +142,9 @@ std::future<void> sync_cancel(const subscription& sub, exit_reason reason) {
 void ask(const subscription& sub, std::size_t n) noexcept {
   if (n == 0) return;
   try {
-    auto p = sub.producer().core_ptr();
-    auto c = sub.consumer().core_ptr();
-    if (p) p->post_ask(sub.id(), n, c.get());
+    // Through the consumer, so the ask follows the consumer's subscribe to the producer even
+    // when it is made right after `subscribe` (rule 41).
+    if (auto c = sub.consumer().core_ptr()) c->post_ask_request(sub.id(), n);
   } catch (...) {
   }
 }

@@ -471,15 +471,17 @@ TEST_CASE("rule 33: an ask on a cancelled subscription never reaches handle_dema
 }
 
 TEST_CASE("rule 33: an ask the producer does not know is answered with unknown_subscription") {
-  // The ask is sent before the consumer's subscribe request reaches the producer (FIFO order of
-  // the deterministic executor): the producer answers it with unknown_subscription, which the
-  // consumer, that does know the subscription, handles as a cancel.
+  // An ask reaches the producer before the consumer's subscribe request (FIFO order of the
+  // deterministic executor): the producer answers it with unknown_subscription, which the
+  // consumer, that does know the subscription, handles as a cancel. `datamesh::ask` goes through
+  // the consumer and cannot overtake its subscribe any more (rule 41), so the test sends the
+  // protocol message a peer would.
   journal pj, cj;
   fixture f;
   auto p = f.rt.start<counter>(&pj);
   auto c = f.rt.start<sink>(&cj, datamesh::demand_mode::manual);
   auto sub = datamesh::subscribe(c, p, {.max_demand = 10});
-  datamesh::ask(sub, 5);
+  p.core_ptr()->post_ask(sub.id(), 5, c.core_ptr().get());
   f.run();
 
   CHECK(pj.demands.empty());
@@ -517,6 +519,37 @@ TEST_CASE("rule 36: an automatic subscription asks for max_demand as soon as it 
     f.run();
     CHECK(pj.demands == std::vector<std::size_t>{dc.expected});
   }
+}
+
+namespace {
+
+/// A manual consumer that asks from handle_subscribe.
+struct eager_manual {
+  journal* j;
+  void handle_events(std::span<const int> in) { j->batches.emplace_back(in.begin(), in.end()); }
+  demand_mode handle_subscribe(peer_role, const subscription& s, const subscribe_options&,
+                               context<void>& ctx) {
+    ctx.ask(s, 2);
+    return demand_mode::manual;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rule 41: an ask made in handle_subscribe or right after subscribe follows it") {
+  journal pj, cj, dj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<eager_manual>(&cj);
+  auto d = f.rt.start<sink>(&dj, datamesh::demand_mode::manual);
+  datamesh::subscribe(c, p, {.max_demand = 10});
+  auto sub = datamesh::subscribe(d, p, {.max_demand = 10});
+  datamesh::ask(sub, 3);  // before anything ran
+  f.run();
+  CHECK(cj.batches == std::vector<std::vector<int>>{{0, 1}});
+  CHECK(dj.batches == std::vector<std::vector<int>>{{2, 3, 4}});
+  CHECK(dj.cancels.empty());
+  CHECK_FALSE(f.logged("unknown"));
 }
 
 TEST_CASE("rule 41: a manual subscription asks only on ask n, and ask 0 does nothing") {

@@ -109,6 +109,9 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
                               subscribe_options opts) = 0;
   /// consumer -> producer: more demand. `from` is the sender, used only on an unknown id.
   virtual bool post_ask(subscription_id id, std::size_t n, stage_base* from) = 0;
+  /// API -> consumer: ask `n` more on its subscription `id` (manual demand). Going through the
+  /// consumer keeps the ask behind the consumer's own subscribe.
+  virtual bool post_ask_request(subscription_id id, std::size_t n) = 0;
   /// consumer -> producer: cancel (`down`: the consumer exited).
   virtual bool post_cancel(subscription_id id, exit_reason reason, bool down) = 0;
   /// API -> consumer: cancel subscription `id` and fulfil `done` once handle_cancel has run.

@@ -134,6 +134,9 @@ class stage_impl final : public stage_base,
   bool post_ask(subscription_id id, std::size_t n, stage_base* from) override {
     return push(m_ask{id, n, from});
   }
+  bool post_ask_request(subscription_id id, std::size_t n) override {
+    return push(m_ask_request{id, n});
+  }
   bool post_cancel(subscription_id id, exit_reason reason, bool down) override {
     return push(m_cancel{id, std::move(reason), down});
   }
@@ -218,9 +221,13 @@ class stage_impl final : public stage_base,
   struct m_serve {  // demand the dispatcher owes for events it dropped
     std::size_t n;
   };
-  using message =
-      std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
-                   m_cancel_request, m_info, m_call, m_message, m_demand, m_stop, m_serve>;
+  struct m_ask_request {  // datamesh::ask on a manual subscription, forwarded by the consumer
+    subscription_id id;
+    std::size_t n;
+  };
+  using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
+                               m_cancel_request, m_info, m_call, m_message, m_demand, m_stop,
+                               m_serve, m_ask_request>;
 
   template <class M>
   bool push(M&& m) {
@@ -378,21 +385,24 @@ class stage_impl final : public stage_base,
         return;
       }
       subscription sub(m.id, self_ptr(), m.producer);
-      demand_mode mode = m.opts.demand;
-      if (!call_handle_subscribe(peer_role::producer, sub, m.opts, mode)) return;
-      std::optional<consumer_demand> demand;
-      if (mode == demand_mode::automatic) {
-        demand.emplace(m.opts.max_demand, m.opts.effective_min_demand());
-      }
-      const std::size_t first_ask = m.opts.max_demand;
+      // The subscribe goes out before handle_subscribe runs, so an ask made there (or by another
+      // thread right after `subscribe`) can never reach the producer ahead of it (rule 41).
       auto producer = m.producer;
-      producers_.emplace(m.id, producer_entry{producer, sub, m.opts.cancel, demand});
+      const subscribe_options opts = m.opts;
+      producers_.emplace(m.id, producer_entry{producer, sub, opts.cancel, std::nullopt});
       void* sink = static_cast<void*>(static_cast<event_sink<in_t>*>(this));
       if (!producer->post_subscribe(self_ptr(), sink, m.id, std::move(m.opts))) {
         consumer_cancel(m.id, exit_reason::noproc(), true);
         return;
       }
-      if (mode == demand_mode::automatic) producer->post_ask(m.id, first_ask, this);  // rule 36
+      demand_mode mode = opts.demand;
+      if (!call_handle_subscribe(peer_role::producer, sub, opts, mode)) return;
+      if (mode == demand_mode::automatic) {
+        auto it = producers_.find(m.id);
+        if (it == producers_.end()) return;  // handle_subscribe cancelled it
+        it->second.demand.emplace(opts.max_demand, opts.effective_min_demand());
+        producer->post_ask(m.id, opts.max_demand, this);  // rule 36
+      }
     }
   }
 
@@ -646,6 +656,13 @@ class stage_impl final : public stage_base,
   }
 
   void on(m_serve& m) { dispatcher_result(m.n); }
+
+  void on(m_ask_request& m) {
+    if constexpr (is_consumer) {
+      auto it = producers_.find(m.id);
+      if (it != producers_.end()) it->second.stage->post_ask(m.id, m.n, this);
+    }
+  }
 
   /// Serves demand the dispatcher passed on: buffer first, then `handle_demand` (rule 43); a
   /// producer_consumer adds it to its downstream counter (rule 44).
