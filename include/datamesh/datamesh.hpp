@@ -23,3 +23,4 @@
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/subscription.hpp>
 #include <datamesh/subscription_options.hpp>
+#include <datamesh/supervisor/restart.hpp>

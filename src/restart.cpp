@@ -1,0 +1,51 @@
+#include <datamesh/error.hpp>
+#include <datamesh/supervisor/restart.hpp>
+
+#include <string>
+
+namespace datamesh {
+
+const char* to_string(restart_type t) noexcept {
+  switch (t) {
+    case restart_type::permanent:
+      return "permanent";
+    case restart_type::transient:
+      return "transient";
+    case restart_type::temporary:
+      return "temporary";
+  }
+  return "unknown";
+}
+
+bool should_restart(restart_type type, const exit_reason& reason) noexcept {
+  switch (type) {
+    case restart_type::permanent:
+      return true;
+    case restart_type::transient:
+      return !reason.is_clean();
+    case restart_type::temporary:
+      return false;
+  }
+  return false;
+}
+
+void restart_intensity_options::validate() const {
+  if (max_seconds.count() <= 0) {
+    throw error(errc::bad_options, "expected max_seconds to be positive, got " +
+                                       std::to_string(max_seconds.count()) + " ms");
+  }
+}
+
+restart_intensity::restart_intensity(restart_intensity_options opts) : opts_(opts) {
+  opts_.validate();
+}
+
+bool restart_intensity::add_restart(clock::time_point now) {
+  // OTP's add_restart: keep the restarts of the last period, this one included; one more than
+  // the intensity allows ends the supervisor.
+  restarts_.push_back(now);
+  while (!restarts_.empty() && now - restarts_.front() > opts_.max_seconds) restarts_.pop_front();
+  return restarts_.size() <= opts_.max_restarts;
+}
+
+}  // namespace datamesh

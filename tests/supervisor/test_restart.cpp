@@ -1,0 +1,87 @@
+// Restart types and restart intensity (OTP's supervisor semantics, SPEC rules 112, 113): pure
+// policy, driven with plain reasons and a given clock.
+#include <datamesh/error.hpp>
+#include <datamesh/supervisor/restart.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <stdexcept>
+
+using namespace datamesh;
+using namespace std::chrono_literals;
+
+namespace {
+
+const exit_reason crash =
+    exit_reason::from_exception(std::make_exception_ptr(std::runtime_error("worker failed")));
+
+}  // namespace
+
+TEST_CASE("rule 112: permanent restarts always, transient after failures, temporary never") {
+  struct row {
+    exit_reason reason;
+    bool permanent, transient, temporary;
+  };
+  const row rows[] = {
+      {exit_reason::normal(), true, false, false},
+      {exit_reason::shutdown(), true, false, false},
+      {exit_reason::shutdown("draining"), true, false, false},  // {shutdown, _}
+      {exit_reason::killed(), true, true, false},
+      {exit_reason::error("bad state"), true, true, false},
+      {crash, true, true, false},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.reason.to_string());
+    CHECK(should_restart(restart_type::permanent, r.reason) == r.permanent);
+    CHECK(should_restart(restart_type::transient, r.reason) == r.transient);
+    CHECK(should_restart(restart_type::temporary, r.reason) == r.temporary);
+  }
+  CHECK(std::string(to_string(restart_type::transient)) == "transient");
+}
+
+TEST_CASE("rule 113: more than max_restarts within max_seconds is one too many") {
+  restart_intensity r({.max_restarts = 3, .max_seconds = 5s});
+  const auto t0 = restart_intensity::clock::time_point{} + 100s;
+  CHECK(r.add_restart(t0));
+  CHECK(r.add_restart(t0 + 1s));
+  CHECK(r.add_restart(t0 + 2s));
+  CHECK_FALSE(r.add_restart(t0 + 3s));  // the 4th within 5 s
+}
+
+TEST_CASE("rule 113: restarts older than max_seconds no longer count") {
+  restart_intensity r({.max_restarts = 2, .max_seconds = 5s});
+  const auto t0 = restart_intensity::clock::time_point{} + 100s;
+  CHECK(r.add_restart(t0));
+  CHECK(r.add_restart(t0 + 1s));
+  CHECK(r.add_restart(t0 + 6s));  // t0 is out of the window: 2 recent
+  CHECK(r.recent() == 2);
+  CHECK(r.add_restart(t0 + 12s));  // both earlier ones are out: 1 recent
+  CHECK(r.recent() == 1);
+  // The window includes its edge, as OTP's: a restart exactly max_seconds old still counts.
+  CHECK(r.add_restart(t0 + 17s));
+  CHECK_FALSE(r.add_restart(t0 + 17s));
+}
+
+TEST_CASE("rule 113: max_restarts 0 gives up on the first restart") {
+  restart_intensity r({.max_restarts = 0, .max_seconds = 5s});
+  CHECK_FALSE(r.add_restart(restart_intensity::clock::now()));
+}
+
+TEST_CASE("rule 113: the defaults are OTP's, 3 restarts in 5 seconds") {
+  restart_intensity r;
+  CHECK(r.options().max_restarts == 3);
+  CHECK(r.options().max_seconds == 5s);
+}
+
+TEST_CASE("rule 113: a period that is not positive is refused with bad_options") {
+  for (auto period : {0ms, -1ms}) {
+    try {
+      restart_intensity r({.max_restarts = 3, .max_seconds = period});
+      FAIL("expected bad_options");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::bad_options);
+      CHECK(std::string(e.what()).find("max_seconds") != std::string::npos);
+    }
+  }
+}
