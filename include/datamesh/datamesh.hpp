@@ -24,3 +24,4 @@
 #include <datamesh/subscription.hpp>
 #include <datamesh/subscription_options.hpp>
 #include <datamesh/supervisor/restart.hpp>
+#include <datamesh/supervisor/worker_slots.hpp>
