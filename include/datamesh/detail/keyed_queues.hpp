@@ -333,6 +333,20 @@ class keyed_dispatcher_base {
     slots_.drain(deliver, serve);
   }
 
+  /// The demand dispatcher's form, for callers without a `send`.
+  std::size_t ask(subscription_id id, std::size_t n) {
+    auto ignore = [](subscription_id, std::vector<Event>&&) {};
+    return ask(id, n, ignore);
+  }
+
+  /// Sends from the subscriber's queue first, then adds the rest to its demand (rule 82).
+  template <class Send>
+  std::size_t ask(subscription_id id, std::size_t n, Send&& send) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return 0;
+    return slots_.ask(it->second, n, send);
+  }
+
   // -- introspection, for tests and status ---
 
   std::size_t queued() const noexcept { return slots_.queued(); }
@@ -342,7 +356,23 @@ class keyed_dispatcher_base {
 
  protected:
   using slots_type = keyed_queues<Event>;
+
+  /// Gives slot `i` the subscriber `id`.
+  void bind(subscription_id id, std::size_t i) {
+    slots_.set_subscriber(i, id);
+    by_id_.emplace(id, i);
+  }
+  /// Forgets subscriber `id`; its slot, or `no_slot` when unknown.
+  std::size_t unbind(subscription_id id) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return slots_type::no_slot;
+    const std::size_t i = it->second;
+    by_id_.erase(it);
+    return i;
+  }
+
   slots_type slots_;
+  std::unordered_map<subscription_id, std::size_t> by_id_;  // subscriber -> its slot
 };
 
 }  // namespace datamesh::detail

@@ -118,31 +118,13 @@ class partition_dispatcher : public detail::keyed_dispatcher_base<Event> {
                                                   " is already taken by subscription " +
                                                   std::to_string(taken) + " (SPEC rule 81)");
     }
-    slots_.set_subscriber(i, id);
-    by_id_.emplace(id, i);
+    this->bind(id, i);
     return 0;
   }
 
   std::size_t cancel(subscription_id id) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return 0;
-    const std::size_t i = it->second;
-    by_id_.erase(it);
-    return slots_.cancel(i);
-  }
-
-  /// The demand dispatcher's form, for callers without a `send`: asks never find a queue here.
-  std::size_t ask(subscription_id id, std::size_t n) {
-    auto ignore = [](subscription_id, std::vector<Event>&&) {};
-    return ask(id, n, ignore);
-  }
-
-  /// Sends from the partition's queue first, then adds the rest to its demand (rule 82).
-  template <class Send>
-  std::size_t ask(subscription_id id, std::size_t n, Send&& send) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return 0;
-    return slots_.ask(it->second, n, send);
+    const std::size_t i = this->unbind(id);
+    return i == slots_type::no_slot ? 0 : slots_.cancel(i);
   }
 
   template <class Send>
@@ -202,7 +184,6 @@ class partition_dispatcher : public detail::keyed_dispatcher_base<Event> {
   std::function<std::optional<Key>(Event&)> hash_;
   std::vector<Key> keys_;
   std::unordered_map<Key, std::size_t> index_;
-  std::unordered_map<subscription_id, std::size_t> by_id_;
   bool dense_ = false;
 };
 

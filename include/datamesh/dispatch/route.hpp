@@ -84,35 +84,19 @@ class route_dispatcher : public detail::keyed_dispatcher_base<Event> {
                                                   std::to_string(slots_.subscriber(it->second)));
     }
     const std::size_t i = slots_.add_slot("target " + detail::describe_key(k));
-    slots_.set_subscriber(i, id);
-    targets_.emplace(k, i);
-    by_id_.emplace(id, target{std::move(k), i});
+    this->bind(id, i);
+    targets_.emplace(std::move(k), i);
     return 0;
   }
 
   /// Its queued events are dropped and asked for again; its unfilled demand becomes pending.
   std::size_t cancel(subscription_id id) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return 0;
-    const target t = std::move(it->second);
-    by_id_.erase(it);
-    targets_.erase(t.key);
-    const std::size_t demand = slots_.cancel(t.slot);
-    slots_.remove_slot(t.slot);
+    const std::size_t i = this->unbind(id);
+    if (i == slots_type::no_slot) return 0;
+    std::erase_if(targets_, [i](const auto& kv) { return kv.second == i; });  // cancels are rare
+    const std::size_t demand = slots_.cancel(i);
+    slots_.remove_slot(i);
     return demand;
-  }
-
-  std::size_t ask(subscription_id id, std::size_t n) {
-    auto ignore = [](subscription_id, std::vector<Event>&&) {};
-    return ask(id, n, ignore);
-  }
-
-  /// Sends from the target's queue first, then adds the rest to its demand.
-  template <class Send>
-  std::size_t ask(subscription_id id, std::size_t n, Send&& send) {
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return 0;
-    return slots_.ask(it->second.slot, n, send);
   }
 
   template <class Send>
@@ -148,11 +132,6 @@ class route_dispatcher : public detail::keyed_dispatcher_base<Event> {
   std::size_t target_count() const noexcept { return targets_.size(); }
 
  private:
-  struct target {
-    Key key;
-    std::size_t slot;
-  };
-
   static Key key_of(const subscribe_options& opts) {
     if (!opts.dispatch.has_value()) {
       throw error(errc::bad_options,
@@ -170,7 +149,6 @@ class route_dispatcher : public detail::keyed_dispatcher_base<Event> {
 
   options opts_;
   std::unordered_map<Key, std::size_t> targets_;
-  std::unordered_map<subscription_id, target> by_id_;
 };
 
 static_assert(dispatcher_for<route_dispatcher<int, int>, int>);
