@@ -1,5 +1,6 @@
 #include <datamesh/runtime/deterministic_executor.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace datamesh {
@@ -7,11 +8,14 @@ namespace datamesh {
 deterministic_executor::~deterministic_executor() {
   // Handlers own stages; destroy them before the execution context's services.
   std::deque<detail::unique_function> rest;
+  std::multimap<clock::time_point, detail::unique_function> timers;
   {
     std::lock_guard lock(mutex_);
     rest.swap(queue_);
+    timers.swap(timers_);
   }
   rest.clear();
+  timers.clear();
   shutdown();
   destroy();
 }
@@ -48,6 +52,43 @@ bool deterministic_executor::run_until(const std::function<bool()>& done, std::s
     if (!run_one()) break;
   }
   return done();
+}
+
+deterministic_executor::clock::time_point deterministic_executor::now() const {
+  std::lock_guard lock(mutex_);
+  return now_;
+}
+
+void deterministic_executor::add_timer(clock::time_point deadline, detail::unique_function f) {
+  std::lock_guard lock(mutex_);
+  timers_.emplace(deadline, std::move(f));
+  release_due_timers();
+}
+
+void deterministic_executor::advance(clock::duration d) {
+  std::lock_guard lock(mutex_);
+  now_ += d;
+  release_due_timers();
+}
+
+bool deterministic_executor::advance_to_next_timer() {
+  std::lock_guard lock(mutex_);
+  if (timers_.empty()) return false;
+  now_ = std::max(now_, timers_.begin()->first);
+  release_due_timers();
+  return true;
+}
+
+std::size_t deterministic_executor::pending_timers() const {
+  std::lock_guard lock(mutex_);
+  return timers_.size();
+}
+
+void deterministic_executor::release_due_timers() {
+  while (!timers_.empty() && timers_.begin()->first <= now_) {
+    queue_.push_back(std::move(timers_.begin()->second));
+    timers_.erase(timers_.begin());
+  }
 }
 
 std::size_t deterministic_executor::pending() const {

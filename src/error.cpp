@@ -30,6 +30,10 @@ const char* to_string(errc e) noexcept {
       return "already_subscribed";
     case errc::subscription_refused:
       return "subscription_refused";
+    case errc::no_child:
+      return "no_child";
+    case errc::max_children:
+      return "max_children";
   }
   return "unknown";
 }

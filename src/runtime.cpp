@@ -38,18 +38,21 @@ runtime::runtime(runtime_options opts)
   state_->executor = never_blocking(pool_->threads.get_executor());
   state_->pool = &pool_->threads;
   state_->log = std::move(opts.logger);
+  state_->timers = detail::make_thread_timers();
 }
 
 runtime::runtime(boost::asio::any_io_executor executor, runtime_options opts)
     : state_(std::make_shared<detail::runtime_state>()) {
   state_->executor = never_blocking(std::move(executor));
   state_->log = std::move(opts.logger);
+  state_->timers = detail::make_thread_timers();
 }
 
 runtime::runtime(deterministic_executor& executor, runtime_options opts)
     : runtime(boost::asio::any_io_executor(executor.get_executor()), std::move(opts)) {
   deterministic_ = &executor;
   state_->drive_one = [&executor] { return executor.run_one(); };
+  state_->timers = detail::make_deterministic_timers(executor);
 }
 
 runtime::~runtime() { stop(); }
@@ -68,11 +71,16 @@ void runtime::stop() {
   for (auto& s : live) s->post_stop(exit_reason::shutdown());
   live.clear();
   if (deterministic_) {
-    deterministic_->run_until([this] { return stage_count() == 0; });
+    // A supervisor may wait out a child's shutdown timeout: move the virtual clock when nothing
+    // else is left to run.
+    while (!deterministic_->run_until([this] { return stage_count() == 0; })) {
+      if (!deterministic_->advance_to_next_timer()) break;
+    }
   } else {
     std::unique_lock lock(state_->mutex);
     state_->changed.wait(lock, [this] { return state_->stages.empty(); });
   }
+  state_->timers->shutdown();
   if (pool_) pool_->threads.join();
 }
 

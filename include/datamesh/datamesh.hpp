@@ -23,5 +23,8 @@
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/subscription.hpp>
 #include <datamesh/subscription_options.hpp>
+#include <datamesh/supervisor/child_spec.hpp>
+#include <datamesh/supervisor/consumer_supervisor.hpp>
+#include <datamesh/supervisor/dynamic_supervisor.hpp>
 #include <datamesh/supervisor/restart.hpp>
 #include <datamesh/supervisor/worker_slots.hpp>

@@ -42,6 +42,10 @@ enum class errc {
   /// The producer's dispatcher refused the subscription: its partition or route target is
   /// taken by another subscription.
   subscription_refused,
+  /// The supervisor has no child with this id (SPEC rule 116's `{:error, :not_found}`).
+  no_child,
+  /// The dynamic supervisor already runs its `max_children`.
+  max_children,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

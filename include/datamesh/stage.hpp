@@ -34,6 +34,10 @@
 ///     `std::any`: answers `datamesh::call` (rules 10, 11); without it a call fails with
 ///     `errc::not_supported` and the stage keeps running.
 ///   - `void terminate(const exit_reason&)` (rule 16).
+///   - `bool defer_stop(const exit_reason&, context<Out>&)`: the stage is asked to exit from
+///     outside (`datamesh::stop`, `runtime::stop`, a producer's exit by cancel mode); return true
+///     to keep running and exit later through `ctx.stop`. Supervisors use it to stop their
+///     children first. An exception in the stage's own code still exits at once.
 ///   - `bool format_discarded(std::size_t)`: return false to skip the discard log (rule 55).
 ///   - `using dispatcher_type = ...;` a dispatcher other than `demand_dispatcher<Out>`.
 #pragma once

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
+#include <datamesh/detail/timer_service.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/stage_role.hpp>
@@ -58,6 +59,8 @@ struct runtime_state {
   // handler, false if none was queued. A stream iterated there drives the executor with it
   // instead of blocking (flow/stream.hpp). Empty on other runtimes. Read-only afterwards.
   std::function<bool()> drive_one;
+  // Set once, before any stage starts: the clock and timers of supervisors. Read-only afterwards.
+  std::shared_ptr<timer_service> timers;
   std::atomic<subscription_id> next_subscription{1};
 
   std::mutex mutex;

@@ -14,6 +14,7 @@
 #include <datamesh/stage.hpp>
 
 #include <any>
+#include <concepts>
 #include <deque>
 #include <exception>
 #include <future>
@@ -381,7 +382,7 @@ class stage_impl final : public stage_base,
       if (!m.producer || !m.producer->alive()) {
         ctl_log(log_level::error,
                 "was not able to subscribe to a producer because it is not alive");
-        if (m.opts.cancel != cancel_mode::temporary) begin_exit(exit_reason::noproc());
+        if (m.opts.cancel != cancel_mode::temporary) request_exit(exit_reason::noproc());
         return;
       }
       subscription sub(m.id, self_ptr(), m.producer);
@@ -526,7 +527,7 @@ class stage_impl final : public stage_base,
     }
     ctl_log(log_level::info, "is stopping after receiving cancel from its producer with reason: " +
                                  reason.to_string());
-    begin_exit(reason);  // the raw reason (rule 90)
+    request_exit(reason);  // the raw reason (rule 90)
   }
 
   // -- producer side ---
@@ -837,7 +838,21 @@ class stage_impl final : public stage_base,
   bool accumulating() const noexcept { return accumulating_.load(std::memory_order_relaxed); }
   void set_accumulating(bool on) { accumulating_.store(on, std::memory_order_relaxed); }
 
-  void on(m_stop& m) { begin_exit(std::move(m.reason)); }
+  void on(m_stop& m) { request_exit(std::move(m.reason)); }
+
+  /// An exit asked from outside: a stop request, or a producer's exit by cancel mode. A
+  /// supervisor first stops its children, then exits by `ctx.stop` (stage.hpp, defer_stop).
+  void request_exit(exit_reason reason) {
+    if constexpr (requires(S & s, const exit_reason& r, ctx_t& c) {
+                    { s.defer_stop(r, c) } -> std::same_as<bool>;
+                  }) {
+      bool deferred = false;
+      if (!guarded([&] { deferred = user_->defer_stop(reason, ctx()); })) return;
+      after_callback();
+      if (deferred || exiting_) return;
+    }
+    begin_exit(std::move(reason));
+  }
 
   // -- producer_consumer queue (rules 44-47, 61, 94) ---
 

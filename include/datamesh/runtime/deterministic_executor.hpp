@@ -4,6 +4,10 @@
 /// Nothing runs until the test calls `run_one`, `run` or `run_until`. With a seed, `run_one`
 /// picks the next handler at random among those queued (schedule exploration); without, it runs
 /// them in FIFO order. A semantics test never depends on timing.
+///
+/// Time is virtual too: a timer set through `add_timer` (a supervisor's shutdown timeout, the
+/// window of its restart intensity) fires only when the test moves the clock with `advance`, so
+/// "the child is killed after 5 s" takes no time at all and never flakes.
 #pragma once
 
 #include <datamesh/detail/unique_function.hpp>
@@ -11,9 +15,12 @@
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 
+#include <chrono>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -78,12 +85,32 @@ class deterministic_executor : public boost::asio::execution_context {
   /// Handlers run so far.
   std::size_t steps() const noexcept { return steps_; }
 
+  // -- virtual time ---
+  using clock = std::chrono::steady_clock;
+  /// The virtual time: starts at the real clock's epoch and moves only by `advance`.
+  clock::time_point now() const;
+  /// Queues `f` as a handler once the virtual time reaches `deadline` (at once if it has).
+  /// Thread-safe.
+  void add_timer(clock::time_point deadline, detail::unique_function f);
+  /// Moves the virtual time forward by `d`, queuing the handlers of the timers now due, in
+  /// deadline order. Runs nothing itself.
+  void advance(clock::duration d);
+  /// Moves the virtual time to the earliest pending timer and queues it; false if none.
+  bool advance_to_next_timer();
+  /// Timers not yet due.
+  std::size_t pending_timers() const;
+
  private:
   void enqueue(detail::unique_function f);
+  /// Queues the timers due at `now_`. Requires `mutex_`.
+  void release_due_timers();
 
   mutable std::mutex mutex_;
   // Guarded by mutex_.
   std::deque<detail::unique_function> queue_;
+  // Guarded by mutex_: the virtual time and the timers not yet due, earliest first.
+  clock::time_point now_{};
+  std::multimap<clock::time_point, detail::unique_function> timers_;
   std::optional<std::mt19937_64> rng_;
   std::size_t steps_ = 0;
 };
