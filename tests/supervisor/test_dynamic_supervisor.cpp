@@ -310,3 +310,25 @@ TEST_CASE("dynamic supervisor: runtime stop waits out the children's timeouts") 
   f.run();
   CHECK(f.rt.stage_count() == 0);
 }
+
+TEST_CASE("dynamic supervisor: a worker taking a stop token hears terminate_child") {
+  deterministic_executor workers;  // the worker's own executor, stepped by the test
+  fixture f;
+  auto sup = dynamic_supervisor::start(f.rt);
+  int heard = 0, ran = 0;
+  auto info = await(f, sup.start_child(worker_spec_on(workers.get_executor(),
+                                                      [&](std::stop_token t) {
+                                                        ++ran;
+                                                        if (t.stop_requested()) ++heard;
+                                                      })
+                                           .restart(restart_type::permanent)));
+  auto done = sup.terminate_child(info.id);
+  f.run();
+  CHECK_FALSE(ready(done));  // asked to stop, not yet run
+  workers.run();
+  f.run();
+  CHECK(ready(done));
+  CHECK(ran == 1);
+  CHECK(heard == 1);
+  CHECK(await(f, sup.count_children()).workers == 0);  // terminated: not restarted
+}

@@ -77,15 +77,31 @@ struct manual_worker {
     }
   };
 
-  /// A child spec starting one on `rt` (of the fixture the supervisor runs on).
+  /// Starts one on `rt` (the runtime of the supervisor's fixture).
+  static stage_ref start_one(const std::shared_ptr<state>& st, runtime& rt) {
+    st->stop_requested.push_back(false);
+    auto h = rt.start<logic>(st, st->stages.size());
+    st->stages.push_back(h);
+    ++st->started;
+    return h;
+  }
+  /// A dynamic supervisor's child spec.
   child_spec spec(runtime& rt) {
-    return stage_spec([st = s, &rt] {
-      st->stop_requested.push_back(false);
-      auto h = rt.start<logic>(st, st->stages.size());
-      st->stages.push_back(h);
-      ++st->started;
-      return h;
-    });
+    return stage_spec([st = s, &rt] { return start_one(st, rt); });
+  }
+  /// A consumer supervisor's template: one per event, the event ignored.
+  template <class Event>
+  child_template<Event> tmpl(runtime& rt) {
+    return stage_template<Event>([st = s, &rt](const Event&) { return start_one(st, rt); });
+  }
+  /// The `i`th one started exits with `r`.
+  void finish_at(std::size_t i, exit_reason r = exit_reason::normal()) {
+    send(s->stages.at(i), std::any(r));
+  }
+  /// The live ones exit with `r`.
+  void finish_all(exit_reason r = exit_reason::normal()) {
+    for (auto& st : s->stages)
+      if (st.alive()) send(st, std::any(r));
   }
 
   /// Live ones.
