@@ -106,6 +106,7 @@ void dynamic_supervisor_logic::handle_info(std::any& msg, context<void>&) {
     r.start = spec->start();
     return core_.start(std::move(r));
   });
+  core_.flush();
 }
 
 bool dynamic_supervisor_logic::defer_stop(const exit_reason& reason, context<void>&) {

@@ -68,12 +68,12 @@ void worker_pool::schedule(stage_ptr stage) {
   wake_one();
 }
 
-void worker_pool::post(unique_function f) {
+void worker_pool::post(unique_function f, bool wake) {
   {
     std::lock_guard lock(shared_mutex_);
     posted_.push_back(std::move(f));
   }
-  wake_one();
+  if (wake || current_pool != this) wake_one();
 }
 
 void worker_pool::wake_one() {

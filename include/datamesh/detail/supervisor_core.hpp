@@ -71,13 +71,16 @@ class supervisor_core {
   }
 
   /// Starts a child and records it. Throws what its start function threw (rule 111): the
-  /// child is then not recorded.
+  /// child is then not recorded. A worker waits in the batch until `flush`.
   child_id start(record r) {
     const child_id id = next_id_++;
-    r.run = r.start(child_env{rt_, &exits_, id, 0});
+    r.run = r.start(child_env{rt_, &exits_, id, 0, &batch_});
     children_.emplace(id, std::move(r));
     return id;
   }
+
+  /// Posts the workers started since the last flush. Hosts call it after `start`.
+  void flush() { post_jobs(*rt_, exits_, batch_); }
 
   /// Handles the exit reports queued (the `exits_ready` message).
   void on_exits() {
@@ -104,6 +107,7 @@ class supervisor_core {
       if (stopping_ && children_.empty()) break;
     }
     notes_.clear();
+    flush();  // the restarted workers
   }
 
   /// Handles a `retry_restart` message.
@@ -111,6 +115,7 @@ class supervisor_core {
     auto it = children_.find(id);
     if (it == children_.end() || it->second.run || it->second.terminating || stopping_) return;
     restart(it);
+    flush();
   }
 
   /// Handles a `shutdown_timeout` message: the child did not stop in time.
@@ -202,7 +207,7 @@ class supervisor_core {
     }
     ++r.generation;
     try {
-      r.run = r.start(child_env{rt_, &exits_, it->first, r.generation});
+      r.run = r.start(child_env{rt_, &exits_, it->first, r.generation, &batch_});
     } catch (const std::exception& e) {
       fail_restart(it, e.what());
     } catch (...) {
@@ -245,7 +250,8 @@ class supervisor_core {
   restart_intensity intensity_{};
   hooks hooks_;
   std::unordered_map<child_id, record> children_;
-  std::vector<exit_note> notes_;  // reused between batches
+  std::vector<exit_note> notes_;                   // reused between batches
+  std::vector<std::shared_ptr<worker_job>> batch_;  // workers started, not yet posted
   child_id next_id_ = 1;
   bool stopping_ = false;
   bool stopped_notified_ = false;

@@ -48,10 +48,13 @@ class worker_pool : public boost::asio::execution_context {
 
   /// Makes `stage` runnable. From a worker: into its `next` slot, without a lock.
   void schedule(stage_ptr stage);
-  /// Runs `f` on some worker.
-  void post(unique_function f);
+  /// Runs `f` on some worker. `wake` false: wake no sleeping worker for it (a worker posting a
+  /// small task runs it soon itself; sleepers look every millisecond anyway).
+  void post(unique_function f, bool wake = true);
   /// Runs what is queued, then stops and joins the workers. Idempotent.
   void join();
+  /// Its threads.
+  std::size_t size() const noexcept { return workers_.size(); }
 
   /// The Asio executor posting to this pool.
   class executor_type {

@@ -24,12 +24,14 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution/execute.hpp>
 
+#include <algorithm>
 #include <any>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -134,6 +136,25 @@ class exit_queue {
     }
   }
 
+  /// Pushes several reports under one lock, waking the supervisor once.
+  void push_bulk(std::vector<exit_note>& notes) {
+    if (notes.empty()) return;
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      wake = notes_.empty();
+      if (wake) {
+        notes_.swap(notes);
+      } else {
+        for (auto& n : notes) notes_.push_back(std::move(n));
+      }
+    }
+    notes.clear();
+    if (wake) {
+      if (auto owner = owner_.lock()) owner->post_message(std::any(exits_ready{}));
+    }
+  }
+
   void take(std::vector<exit_note>& out) {
     out.clear();
     std::lock_guard lock(mutex_);
@@ -146,22 +167,28 @@ class exit_queue {
   std::vector<exit_note> notes_;  // guarded by mutex_
 };
 
+class worker_job;
+
 /// What a start function gets from its supervisor.
 struct child_env {
   runtime_state* rt;
   const std::shared_ptr<exit_queue>* exits;
   child_id id;
   std::uint32_t generation;
+  /// Where a worker for the runtime's executor waits until its supervisor posts the batch
+  /// (`post_jobs`), so the workers of one batch of events cost a few posts, not one each.
+  std::vector<std::shared_ptr<worker_job>>* batch = nullptr;
 };
 
 /// Starts a child; throws if it cannot start (SPEC rule 111).
 using child_start = std::function<std::shared_ptr<running_child>(const child_env&)>;
 
-/// A worker in flight. `abandoned` is set by `kill`: a task not yet run then never runs, and a
-/// late result is dropped.
-class running_worker final : public running_child {
+/// A worker: the child and its task in one object. `kill` sets `abandoned`: a job not yet run
+/// then never runs, and a late result is dropped by its generation.
+class worker_job : public running_child {
  public:
-  explicit running_worker(bool stoppable) {
+  worker_job(child_id id, std::uint32_t generation, bool stoppable)
+      : id_(id), generation_(generation) {
     if (stoppable) stop_.emplace();
   }
   void request_stop() override {
@@ -172,12 +199,125 @@ class running_worker final : public running_child {
     request_stop();
   }
   bool abandoned() const noexcept { return abandoned_.load(std::memory_order_acquire); }
+
+  /// Runs the work; its outcome as an exit report.
+  exit_note run() { return {id_, generation_, work()}; }
+
+ protected:
   std::stop_token token() const { return stop_ ? stop_->get_token() : std::stop_token(); }
 
  private:
+  virtual exit_reason work() = 0;
+
+  child_id id_;
+  std::uint32_t generation_;
   std::optional<std::stop_source> stop_;
   std::atomic<bool> abandoned_{false};
 };
+
+template <class F, class Args>
+inline constexpr bool takes_stop_token = false;
+template <class F, class... A>
+inline constexpr bool takes_stop_token<F, std::tuple<A...>> =
+    std::is_invocable_v<F&, std::stop_token, A&...>;
+
+/// `fn(args...)`, or `fn(token, args...)`, as a job whose outcome is an exit reason.
+template <class F, class Args>
+class worker_job_for final : public worker_job {
+ public:
+  worker_job_for(const child_env& env, F fn, Args args)
+      : worker_job(env.id, env.generation, takes_stop_token<F, Args>),
+        fn_(std::move(fn)),
+        args_(std::move(args)) {}
+
+ private:
+  exit_reason work() override {
+    try {
+      auto call = [this](auto&... a) {
+        if constexpr (takes_stop_token<F, Args>) {
+          return fn_(token(), a...);
+        } else {
+          return fn_(a...);
+        }
+      };
+      using result = decltype(std::apply(call, args_));
+      if constexpr (std::is_void_v<result>) {
+        std::apply(call, args_);
+        return exit_reason::normal();
+      } else {
+        static_assert(std::is_convertible_v<result, exit_reason>,
+                      "a worker returns void or a datamesh::exit_reason");
+        return std::apply(call, args_);
+      }
+    } catch (...) {
+      return exit_reason::from_exception(std::current_exception());
+    }
+  }
+
+  F fn_;
+  Args args_;
+};
+
+/// Runs `jobs` in order on the calling thread and reports their exits in one push.
+inline void run_jobs(std::vector<std::shared_ptr<worker_job>>& jobs, exit_queue& exits) {
+  std::vector<exit_note> notes;
+  notes.reserve(jobs.size());
+  for (auto& job : jobs) {
+    if (!job->abandoned()) notes.push_back(job->run());  // a killed job never runs
+    job.reset();
+  }
+  exits.push_bulk(notes);
+}
+
+/// Posts the jobs of `batch` to the runtime's executor: on the library's pool in chunks of at
+/// least `min_chunk` jobs, at most two chunks per thread, so a large batch keeps every thread
+/// busy and a small one costs a single post; elsewhere (a borrowed or deterministic executor)
+/// one post per job.
+inline void post_jobs(runtime_state& rt, const std::shared_ptr<exit_queue>& exits,
+                      std::vector<std::shared_ptr<worker_job>>& batch) {
+  constexpr std::size_t min_chunk = 32;
+  if (batch.empty()) return;
+  const std::size_t chunks =
+      rt.pool ? std::clamp<std::size_t>(batch.size() / min_chunk, 1,
+                                        2 * std::max<std::size_t>(rt.pool->size(), 1))
+              : batch.size();
+  const std::size_t per = (batch.size() + chunks - 1) / chunks;
+  for (std::size_t first = 0; first < batch.size(); first += per) {
+    const std::size_t last = std::min(batch.size(), first + per);
+    std::vector<std::shared_ptr<worker_job>> chunk(std::make_move_iterator(batch.begin() + first),
+                                                   std::make_move_iterator(batch.begin() + last));
+    auto task = [chunk = std::move(chunk), exits]() mutable { run_jobs(chunk, *exits); };
+    if (rt.pool) {
+      // One small chunk is left to this thread, which just made it: waking another costs more
+      // than running it. Several chunks are worth spreading.
+      rt.pool->post(unique_function(std::move(task)), chunks > 1);
+    } else {
+      boost::asio::execution::execute(rt.executor, std::move(task));
+    }
+  }
+  batch.clear();
+}
+
+/// Starts a worker: on `on` at once, or into the supervisor's batch for the runtime's executor.
+template <class F, class Args>
+std::shared_ptr<running_child> launch_worker(const child_env& env,
+                                             const std::optional<boost::asio::any_io_executor>& on,
+                                             F fn, Args args) {
+  auto job = std::make_shared<worker_job_for<F, Args>>(env, std::move(fn), std::move(args));
+  if (on) {
+    boost::asio::execution::execute(*on, [job, exits = *env.exits]() {
+      if (job->abandoned()) return;
+      exit_note n = job->run();
+      exits->push(n.id, n.generation, std::move(n.reason));
+    });
+  } else if (env.batch) {
+    env.batch->push_back(job);
+  } else {
+    std::vector<std::shared_ptr<worker_job>> one{job};
+    post_jobs(*env.rt, *env.exits, one);
+  }
+  return job;
+}
 
 /// A stage child: its exit is reported through `on_exit`.
 class running_stage final : public running_child {
@@ -190,59 +330,6 @@ class running_stage final : public running_child {
  private:
   stage_ref stage_;
 };
-
-template <class F, class Args>
-inline constexpr bool takes_stop_token = false;
-template <class F, class... A>
-inline constexpr bool takes_stop_token<F, std::tuple<A...>> =
-    std::is_invocable_v<F&, std::stop_token, A&...>;
-
-/// Runs `fn(args...)`, or `fn(token, args...)`, and turns its outcome into an exit reason.
-template <class F, class Args>
-exit_reason run_worker(F& fn, Args& args, const running_worker& self) {
-  try {
-    auto call = [&](auto&... a) {
-      if constexpr (takes_stop_token<F, Args>) {
-        return fn(self.token(), a...);
-      } else {
-        return fn(a...);
-      }
-    };
-    using result = decltype(std::apply(call, args));
-    if constexpr (std::is_void_v<result>) {
-      std::apply(call, args);
-      return exit_reason::normal();
-    } else {
-      static_assert(std::is_convertible_v<result, exit_reason>,
-                    "a worker returns void or a datamesh::exit_reason");
-      return std::apply(call, args);
-    }
-  } catch (...) {
-    return exit_reason::from_exception(std::current_exception());
-  }
-}
-
-/// Posts a worker's task to `on`, or to the runtime's executor.
-template <class F, class Args>
-std::shared_ptr<running_child> launch_worker(const child_env& env,
-                                             const std::optional<boost::asio::any_io_executor>& on,
-                                             F fn, Args args) {
-  auto self = std::make_shared<running_worker>(takes_stop_token<F, Args>);
-  auto task = [self, fn = std::move(fn), args = std::move(args), exits = *env.exits, id = env.id,
-               gen = env.generation]() mutable {
-    if (self->abandoned()) return;  // killed before it ran
-    exit_reason r = run_worker(fn, args, *self);
-    exits->push(id, gen, std::move(r));
-  };
-  if (on) {
-    boost::asio::execution::execute(*on, std::move(task));
-  } else if (env.rt->pool) {
-    env.rt->pool->post(unique_function(std::move(task)));
-  } else {
-    boost::asio::execution::execute(env.rt->executor, std::move(task));
-  }
-  return self;
-}
 
 /// Watches a stage the start function started.
 inline std::shared_ptr<running_child> watch_stage(const child_env& env, stage_ref s) {

@@ -156,6 +156,7 @@ class consumer_supervisor_logic {
       if (it != producers_.end()) it->second.slots.take();
       start_one(e, from.id());
     }
+    core_.flush();
   }
 
   void handle_cancel(const cancellation&, const subscription& sub, context<void>&) {
@@ -169,6 +170,7 @@ class consumer_supervisor_logic {
         if (!e) throw error(errc::type_mismatch, "start_child: the argument is not an event");
         return core_.start(record_for(*e, 0));
       });
+      core_.flush();
     } else {
       handle_common_message(core_, 1, msg);
     }
