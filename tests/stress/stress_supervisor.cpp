@@ -98,10 +98,9 @@ TEST_CASE("stress: 1M events through a consumer supervisor with failing workers"
         rt, worker_template<std::uint32_t>(worker).restart(restart_type::transient),
         // Failures are expected here; only a runaway would exceed this.
         {.intensity = {.max_restarts = total, .max_seconds = std::chrono::seconds(60)}});
-    auto sub = subscribe(sup, producer,
-                         {.max_demand = max_demand,
-                          .min_demand = min_demand,
-                          .cancel = cancel_mode::temporary});
+    auto sub = subscribe(
+        sup, producer,
+        {.max_demand = max_demand, .min_demand = min_demand, .cancel = cancel_mode::temporary});
     // A bound, not a delay: the last worker's completion wakes this at once.
     auto finished = t->all_done.get_future();
     CHECK(finished.wait_for(std::chrono::minutes(5)) == std::future_status::ready);

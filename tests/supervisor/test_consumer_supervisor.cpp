@@ -1,9 +1,6 @@
 // consumer_supervisor<Event>: SPEC section L, rules 106-119, on the deterministic executor.
 // Children are `manual_worker`s (stages that exit when the test says) unless the rule is about
 // plain workers, so each test decides when a slot frees.
-#include "support/harness.hpp"
-#include "support/supervision.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,7 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/thread_pool.hpp>
+#include "support/harness.hpp"
+#include "support/supervision.hpp"
 
 using namespace dmtest;
 using namespace std::chrono_literals;
@@ -64,10 +62,11 @@ TEST_CASE("rule 108: a permanent template is refused, as is an invalid shutdown"
     CHECK(std::string(e.what()).find("restart set to permanent is not supported") !=
           std::string::npos);
   }
-  CHECK_THROWS_AS(consumer_supervisor<int>::start(f.rt, worker_template<int>([](int) {})
-                                                            .restart(restart_type::transient)
-                                                            .shutdown(shutdown_policy::after(-1ms))),
-                  error);
+  CHECK_THROWS_AS(
+      consumer_supervisor<int>::start(f.rt, worker_template<int>([](int) {})
+                                                .restart(restart_type::transient)
+                                                .shutdown(shutdown_policy::after(-1ms))),
+      error);
   CHECK(counter_stage.alive());  // the runtime runs on
 }
 
@@ -77,12 +76,11 @@ TEST_CASE("rule 109: each event starts one worker with the event appended to the
   fixture f;
   auto producer = f.rt.start<counter>(&pj);
   auto sup = consumer_supervisor<int>::start(
-      f.rt, worker_template<int>(
-                [&calls](const std::string& prefix, int scale, int e) {
-                  calls.push_back(prefix + std::to_string(scale * e));
-                },
-                std::string("w"), 10)
-                .restart(restart_type::temporary));
+      f.rt,
+      worker_template<int>([&calls](const std::string& prefix, int scale,
+                                    int e) { calls.push_back(prefix + std::to_string(scale * e)); },
+                           std::string("w"), 10)
+          .restart(restart_type::temporary));
   subscribe(sup, producer, {.max_demand = 3, .min_demand = 0});
   f.ex.run(40);
   REQUIRE(calls.size() >= 3);
@@ -178,8 +176,7 @@ TEST_CASE("rule 112: transient children restart after a failure and keep their s
   journal pj;
   manual_worker w;
   fixture f;
-  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0}, {},
-                       restart_type::transient);
+  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0}, {}, restart_type::transient);
   w.finish_at(0, exit_reason::error("crash"));
   f.run();
   CHECK(w.started == 2);
@@ -194,9 +191,9 @@ TEST_CASE("rule 113: too many restarts shut it down with shutdown; the producer 
   journal pj;
   manual_worker w;
   fixture f;
-  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0},
-                       {.intensity = {.max_restarts = 2, .max_seconds = 5s}},
-                       restart_type::transient);
+  auto s =
+      start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0},
+                  {.intensity = {.max_restarts = 2, .max_seconds = 5s}}, restart_type::transient);
   for (std::size_t i = 0; i < 3; ++i) {
     w.finish_at(i, exit_reason::error("crash"));
     f.run();
@@ -240,20 +237,20 @@ TEST_CASE("rule 115: start_child runs outside the demand accounting") {
 
 TEST_CASE("rule 115: start_child that fails to start is an error, and it runs on") {
   fixture f;
-  auto sup = consumer_supervisor<int>::start(
-      f.rt, stage_template<int>([](int) -> stage_ref { throw std::runtime_error("no"); })
-                .restart(restart_type::temporary));
+  auto sup = consumer_supervisor<int>::start(f.rt, stage_template<int>([](int) -> stage_ref {
+                                                     throw std::runtime_error("no");
+                                                   }).restart(restart_type::temporary));
   auto r = sup.start_child(1);
   CHECK(error_of(f, r) == errc::start_failed);
   CHECK(sup.alive());
 }
 
-TEST_CASE("rule 116: terminate_child frees a slot; works on a restarting child; unknown is an error") {
+TEST_CASE(
+    "rule 116: terminate_child frees a slot; works on a restarting child; unknown is an error") {
   journal pj;
   manual_worker w;
   fixture f;
-  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0}, {},
-                       restart_type::transient);
+  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0}, {}, restart_type::transient);
   auto rows = await(f, s.sup.which_children());
   REQUIRE(rows.size() == 1);
   auto done = s.sup.terminate_child(rows[0].id);
@@ -274,12 +271,12 @@ TEST_CASE("rule 116: terminate_child of a restarting child") {
   auto producer = f.rt.start<counter>(&pj);
   bool refuse = false;
   manual_worker w;
-  auto sup = consumer_supervisor<int>::start(
-      f.rt, stage_template<int>([&](int) -> stage_ref {
-              if (refuse) throw std::runtime_error("not now");
-              return manual_worker::start_one(w.s, f.rt);
-            }).restart(restart_type::transient),
-      {.intensity = {.max_restarts = 1000}});
+  auto sup = consumer_supervisor<int>::start(f.rt, stage_template<int>([&](int) -> stage_ref {
+                                                     if (refuse)
+                                                       throw std::runtime_error("not now");
+                                                     return manual_worker::start_one(w.s, f.rt);
+                                                   }).restart(restart_type::transient),
+                                             {.intensity = {.max_restarts = 1000}});
   subscribe(sup, producer, {.max_demand = 1, .min_demand = 0});
   f.run();
   refuse = true;
@@ -317,9 +314,9 @@ TEST_CASE("rule 118: on shutdown each child is stopped by its own shutdown setti
   fixture f;
   auto producer = f.rt.start<counter>(&pj);
   SUBCASE("brutal_kill: gone at once") {
-    auto sup = consumer_supervisor<int>::start(
-        f.rt, w.tmpl<int>(f.rt).restart(restart_type::temporary).shutdown(
-                  shutdown_policy::brutal_kill()));
+    auto sup = consumer_supervisor<int>::start(f.rt, w.tmpl<int>(f.rt)
+                                                         .restart(restart_type::temporary)
+                                                         .shutdown(shutdown_policy::brutal_kill()));
     subscribe(sup, producer, {.max_demand = 2});
     f.run();
     stop(sup, exit_reason::shutdown());
@@ -329,8 +326,8 @@ TEST_CASE("rule 118: on shutdown each child is stopped by its own shutdown setti
   }
   SUBCASE("infinity: asks and waits") {
     auto sup = consumer_supervisor<int>::start(
-        f.rt, w.tmpl<int>(f.rt).restart(restart_type::temporary).shutdown(
-                  shutdown_policy::infinity()));
+        f.rt,
+        w.tmpl<int>(f.rt).restart(restart_type::temporary).shutdown(shutdown_policy::infinity()));
     subscribe(sup, producer, {.max_demand = 2});
     f.run();
     stop(sup, exit_reason::shutdown());
@@ -344,8 +341,8 @@ TEST_CASE("rule 118: on shutdown each child is stopped by its own shutdown setti
   }
   SUBCASE("a timeout: asks, then kills when it runs out") {
     auto sup = consumer_supervisor<int>::start(
-        f.rt, w.tmpl<int>(f.rt).restart(restart_type::temporary).shutdown(
-                  shutdown_policy::after(500ms)));
+        f.rt,
+        w.tmpl<int>(f.rt).restart(restart_type::temporary).shutdown(shutdown_policy::after(500ms)));
     subscribe(sup, producer, {.max_demand = 2});
     f.run();
     stop(sup, exit_reason::shutdown());
@@ -365,7 +362,7 @@ TEST_CASE("rule 118: on shutdown each child is stopped by its own shutdown setti
 }
 
 TEST_CASE("rule 118: a blocked worker on its own executor is given up after its timeout") {
-  boost::asio::thread_pool blocking(1);
+  runtime blocking(runtime_options{.threads = 1});  // a real thread for the blocking work
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> ran{0};
@@ -374,7 +371,7 @@ TEST_CASE("rule 118: a blocked worker on its own executor is given up after its 
     fixture f;
     auto producer = f.rt.start<counter>(&pj);
     auto sup = consumer_supervisor<int>::start(
-        f.rt, worker_template_on<int>(blocking.get_executor(),
+        f.rt, worker_template_on<int>(blocking.executor(),
                                       [released, &ran](int) {
                                         ++ran;
                                         released.wait();  // blocks, deaf to its stop token
@@ -392,7 +389,7 @@ TEST_CASE("rule 118: a blocked worker on its own executor is given up after its 
     CHECK(sup.exit_reason_if_exited()->get_kind() == exit_reason::kind::shutdown);
   }
   release.set_value();
-  blocking.join();
+  blocking.stop();
   CHECK(ran.load() <= 1);
 }
 
@@ -401,8 +398,8 @@ TEST_CASE("rule 119: bad subscribe options, a dead producer, and cancel modes as
   manual_worker w;
   fixture f;
   auto producer = f.rt.start<counter>(&pj);
-  auto sup = consumer_supervisor<int>::start(f.rt, w.tmpl<int>(f.rt).restart(
-                                                       restart_type::temporary));
+  auto sup =
+      consumer_supervisor<int>::start(f.rt, w.tmpl<int>(f.rt).restart(restart_type::temporary));
   CHECK_THROWS_AS(subscribe(sup, producer, {.max_demand = 0}), error);
   CHECK(sup.alive());
   SUBCASE("a dead producer on a temporary subscription: it runs on") {
@@ -438,11 +435,11 @@ TEST_CASE("consumer supervisor: an exception in a worker stops that worker only"
   fixture f;
   auto producer = f.rt.start<counter>(&pj);
   std::vector<int> done;
-  auto sup = consumer_supervisor<int>::start(
-      f.rt, worker_template<int>([&done](int e) {
-              if (e == 3) throw std::runtime_error("bad event 3");
-              done.push_back(e);
-            }).restart(restart_type::temporary));
+  auto sup = consumer_supervisor<int>::start(f.rt, worker_template<int>([&done](int e) {
+                                                     if (e == 3)
+                                                       throw std::runtime_error("bad event 3");
+                                                     done.push_back(e);
+                                                   }).restart(restart_type::temporary));
   subscribe(sup, producer, {.max_demand = 2, .min_demand = 0});
   f.ex.run(200);
   REQUIRE(done.size() > 6);

@@ -1,14 +1,14 @@
 // dynamic_supervisor: start_child, restart types, restart intensity, terminate_child by shutdown
 // policy, which_children and count_children, and fault containment. All on the deterministic
 // executor, with its virtual clock for timeouts and intensity windows.
-#include "support/harness.hpp"
-#include "support/supervision.hpp"
-
 #include <chrono>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <vector>
+
+#include "support/harness.hpp"
+#include "support/supervision.hpp"
 
 using namespace dmtest;
 using namespace std::chrono_literals;
@@ -17,9 +17,8 @@ TEST_CASE("dynamic supervisor: a worker child runs with its arguments and leaves
   std::vector<int> ran;
   fixture f;
   auto sup = dynamic_supervisor::start(f.rt);
-  auto child = sup.start_child(
-      worker_spec([&ran](int a, int b) { ran.push_back(a + b); }, 2, 3)
-          .restart(restart_type::temporary));
+  auto child = sup.start_child(worker_spec([&ran](int a, int b) { ran.push_back(a + b); }, 2, 3)
+                                   .restart(restart_type::temporary));
   const child_info info = await(f, child);
   CHECK(info.id > 0);
   CHECK(info.kind == child_kind::worker);
@@ -316,12 +315,11 @@ TEST_CASE("dynamic supervisor: a worker taking a stop token hears terminate_chil
   fixture f;
   auto sup = dynamic_supervisor::start(f.rt);
   int heard = 0, ran = 0;
-  auto info = await(f, sup.start_child(worker_spec_on(workers.get_executor(),
-                                                      [&](std::stop_token t) {
-                                                        ++ran;
-                                                        if (t.stop_requested()) ++heard;
-                                                      })
-                                           .restart(restart_type::permanent)));
+  auto info =
+      await(f, sup.start_child(worker_spec_on(workers.get_executor(), [&](std::stop_token t) {
+                                 ++ran;
+                                 if (t.stop_requested()) ++heard;
+                               }).restart(restart_type::permanent)));
   auto done = sup.terminate_child(info.id);
   f.run();
   CHECK_FALSE(ready(done));  // asked to stop, not yet run

@@ -2,14 +2,14 @@
 // child whose exit the test decides.
 #pragma once
 
-#include "support/harness.hpp"
-
 #include <any>
 #include <chrono>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "support/harness.hpp"
 
 namespace dmtest {
 

@@ -94,13 +94,12 @@ class supervisor_core {
       if (r.terminating || stopping_) {
         finish(it);
       } else if (should_restart(r.restart, n.reason)) {
-        log(log_level::warning, "child " + describe(n.id, r) + " exited (" + n.reason.to_string() +
-                                    "); restarting it");
+        log(log_level::warning,
+            "child " + describe(n.id, r) + " exited (" + n.reason.to_string() + "); restarting it");
         restart(it);
       } else {
         if (!n.reason.is_clean()) {
-          log(log_level::error,
-              "child " + describe(n.id, r) + " exited: " + n.reason.to_string());
+          log(log_level::error, "child " + describe(n.id, r) + " exited: " + n.reason.to_string());
         }
         finish(it);
       }
@@ -250,7 +249,7 @@ class supervisor_core {
   restart_intensity intensity_{};
   hooks hooks_;
   std::unordered_map<child_id, record> children_;
-  std::vector<exit_note> notes_;                   // reused between batches
+  std::vector<exit_note> notes_;                    // reused between batches
   std::vector<std::shared_ptr<worker_job>> batch_;  // workers started, not yet posted
   child_id next_id_ = 1;
   bool stopping_ = false;

@@ -407,8 +407,8 @@ class child_spec : public detail::child_policy<child_spec> {
 template <class F, class... Args>
 child_spec worker_spec(F fn, Args... args) {
   return child_spec(child_kind::worker,
-                    [fn = std::move(fn), args = std::tuple<Args...>(std::move(args)...)](
-                        const detail::child_env& env) {
+                    [fn = std::move(fn),
+                     args = std::tuple<Args...>(std::move(args)...)](const detail::child_env& env) {
                       return detail::launch_worker(env, std::nullopt, fn, args);
                     });
 }
@@ -427,10 +427,9 @@ child_spec worker_spec_on(boost::asio::any_io_executor on, F fn, Args... args) {
 /// the supervisor watches it and stops it with `shutdown`. A restart calls `start()` again.
 template <class F>
 child_spec stage_spec(F start) {
-  return child_spec(child_kind::worker,
-                    [start = std::move(start)](const detail::child_env& env) {
-                      return detail::watch_stage(env, stage_ref(start()));
-                    });
+  return child_spec(child_kind::worker, [start = std::move(start)](const detail::child_env& env) {
+    return detail::watch_stage(env, stage_ref(start()));
+  });
 }
 
 /// A supervisor child: as `stage_spec`, for a start function returning a supervisor.

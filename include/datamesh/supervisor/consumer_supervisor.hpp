@@ -88,10 +88,9 @@ child_template<Event> worker_template(F fn, Args... args) {
 template <class Event, class F, class... Args>
 child_template<Event> worker_template_on(boost::asio::any_io_executor on, F fn, Args... args) {
   return child_template<Event>(
-      child_kind::worker,
-      [on = std::optional(std::move(on)), fn = std::move(fn),
-       args = std::tuple<Args...>(std::move(args)...)](const detail::child_env& env,
-                                                       const Event& e) {
+      child_kind::worker, [on = std::optional(std::move(on)), fn = std::move(fn),
+                           args = std::tuple<Args...>(std::move(args)...)](
+                              const detail::child_env& env, const Event& e) {
         return detail::launch_worker(env, on, fn, std::tuple_cat(args, std::tuple(e)));
       });
 }
@@ -99,11 +98,10 @@ child_template<Event> worker_template_on(boost::asio::any_io_executor on, F fn, 
 /// A template whose children are stages: `start(event)` starts one and returns its handle.
 template <class Event, class F>
 child_template<Event> stage_template(F start) {
-  return child_template<Event>(child_kind::worker, [start = std::move(start)](
-                                                       const detail::child_env& env,
-                                                       const Event& e) {
-    return detail::watch_stage(env, stage_ref(start(e)));
-  });
+  return child_template<Event>(
+      child_kind::worker, [start = std::move(start)](const detail::child_env& env, const Event& e) {
+        return detail::watch_stage(env, stage_ref(start(e)));
+      });
 }
 
 /// Options of a consumer supervisor.
@@ -256,8 +254,8 @@ class consumer_supervisor : public supervisor_ref {
     stage_options so;
     so.name = std::move(opts.name);
     so.subscribe_to = std::move(opts.subscribe_to);
-    auto h = rt.start<detail::consumer_supervisor_logic<Event>>(so, std::move(tmpl),
-                                                                 opts.intensity);
+    auto h =
+        rt.start<detail::consumer_supervisor_logic<Event>>(so, std::move(tmpl), opts.intensity);
     return consumer_supervisor(h.core_ptr());
   }
 
