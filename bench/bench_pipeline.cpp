@@ -25,6 +25,7 @@ namespace {
 using bench::check;
 using bench::demand_of;
 using bench::demands;
+using bench::source;
 using bench::summer;
 using event = bench::event;
 
@@ -36,18 +37,6 @@ std::uint64_t events_for(std::size_t max_demand) {
 std::uint64_t expected_sum(std::uint64_t n, std::uint64_t factor) {
   return factor * (n * (n - 1) / 2);
 }
-
-/// Emits 0..limit-1 as asked, then stops normally (its consumers follow, being permanent).
-struct source {
-  std::uint64_t next = 0;
-  std::uint64_t limit;
-  explicit source(std::uint64_t l) : limit(l) {}
-  void handle_demand(std::size_t n, datamesh::context<event>& ctx) {
-    const std::uint64_t end = std::min<std::uint64_t>(limit, next + n);
-    for (; next < end; ++next) ctx.push(next);
-    if (next == limit) ctx.stop();
-  }
-};
 
 struct doubler {
   void handle_events(std::span<const event> in, datamesh::context<event>& ctx) {

@@ -16,22 +16,10 @@ namespace {
 
 using bench::check;
 using bench::demand_of;
+using bench::source;
 using event = bench::event;
 
 constexpr std::uint64_t workers_per_iteration = 1'000'000;
-
-/// Emits 0..limit-1 as asked, then stops normally; the supervisor follows once its workers are
-/// done (a permanent subscription).
-struct source {
-  std::uint64_t next = 0;
-  std::uint64_t limit;
-  explicit source(std::uint64_t l) : limit(l) {}
-  void handle_demand(std::size_t n, datamesh::context<event>& ctx) {
-    const std::uint64_t end = std::min<std::uint64_t>(limit, next + n);
-    for (; next < end; ++next) ctx.push(next);
-    if (next == limit) ctx.stop();
-  }
-};
 
 std::uint64_t expected_sum(std::uint64_t n) { return n * (n - 1) / 2; }
 

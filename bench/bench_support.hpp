@@ -2,11 +2,13 @@
 // demand arguments and the argument sets.
 #pragma once
 
+#include <datamesh/context.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/subscription_options.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +18,18 @@ namespace bench {
 
 /// The events of every workload.
 using event = std::uint64_t;
+
+/// Emits 0..limit-1 as asked, then stops normally; its consumers follow (being permanent).
+struct source {
+  std::uint64_t next = 0;
+  std::uint64_t limit;
+  explicit source(std::uint64_t l) : limit(l) {}
+  void handle_demand(std::size_t n, datamesh::context<event>& ctx) {
+    const std::uint64_t end = std::min<std::uint64_t>(limit, next + n);
+    for (; next < end; ++next) ctx.push(next);
+    if (next == limit) ctx.stop();
+  }
+};
 
 /// Sums what it receives; publishes the sum when it exits.
 struct summer {

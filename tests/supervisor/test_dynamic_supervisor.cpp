@@ -257,10 +257,10 @@ TEST_CASE("dynamic supervisor: stopping it stops every child by its policy first
   journal j;
   fixture f;
   auto sup = dynamic_supervisor::start(f.rt);
-  manual_worker cooperative, stubborn;
+  manual_worker cooperative, deaf;
   auto stage_child = await(f, sup.start_child(stage_spec([&] { return f.rt.start<counter>(&j); })));
   await(f, sup.start_child(cooperative.spec(f.rt).shutdown(shutdown_policy::infinity())));
-  await(f, sup.start_child(stubborn.spec(f.rt).shutdown(shutdown_policy::after(1s))));
+  await(f, sup.start_child(deaf.spec(f.rt).shutdown(shutdown_policy::after(1s))));
   datamesh::stop(sup, exit_reason::shutdown());
   f.run();
   CHECK(sup.alive());  // waiting for its children
@@ -269,7 +269,7 @@ TEST_CASE("dynamic supervisor: stopping it stops every child by its policy first
   CHECK(j.terminated[0].get_kind() == exit_reason::kind::shutdown);
   cooperative.finish();
   f.run();
-  CHECK(sup.alive());  // the stubborn one has until its timeout
+  CHECK(sup.alive());  // the deaf one has until its timeout
   f.ex.advance(1s);
   f.run();
   CHECK_FALSE(sup.alive());
@@ -298,14 +298,14 @@ TEST_CASE("dynamic supervisor: a supervisor child, and the intensity reason reac
 }
 
 TEST_CASE("dynamic supervisor: runtime stop waits out the children's timeouts") {
-  manual_worker stubborn;
+  manual_worker deaf;
   fixture f;
   auto sup = dynamic_supervisor::start(f.rt);
-  await(f, sup.start_child(stubborn.spec(f.rt).shutdown(shutdown_policy::after(5s))));
+  await(f, sup.start_child(deaf.spec(f.rt).shutdown(shutdown_policy::after(5s))));
   f.rt.stop();  // moves the virtual clock past the timeout rather than hanging
   CHECK_FALSE(sup.alive());
   CHECK(f.rt.stage_count() == 1);  // the child ignored its stop; it was given up, not waited for
-  stubborn.finish();
+  deaf.finish();
   f.run();
   CHECK(f.rt.stage_count() == 0);
 }

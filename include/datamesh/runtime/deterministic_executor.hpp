@@ -16,12 +16,11 @@
 #include <boost/asio/execution_context.hpp>
 
 #include <chrono>
-
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
