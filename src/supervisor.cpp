@@ -78,8 +78,7 @@ void dynamic_supervisor_logic::init(context<void>& ctx) {
   ctx_ = &ctx;  // the engine's context outlives every callback
   stage_ptr self = ctx.self().core_ptr();
   supervisor_core::hooks h;
-  h.give_up = [this] { shut_down(exit_reason::shutdown("reached maximum restart intensity")); };
-  h.all_stopped = [this] { ctx_->stop(stop_reason_); };
+  h.all_stopped = [this](const exit_reason& r) { ctx_->stop(r); };
   h.log = [this](log_level level, const std::string& text) { ctx_->log(level, text); };
   core_.init(self, self->runtime().get(), opts_.intensity, std::move(h));
 }
@@ -110,14 +109,8 @@ void dynamic_supervisor_logic::handle_info(std::any& msg, context<void>&) {
 }
 
 bool dynamic_supervisor_logic::defer_stop(const exit_reason& reason, context<void>&) {
-  shut_down(reason);
+  core_.shutdown(reason);
   return true;
-}
-
-void dynamic_supervisor_logic::shut_down(exit_reason reason) {
-  if (core_.stopping()) return;
-  stop_reason_ = std::move(reason);
-  core_.shutdown();
 }
 
 }  // namespace detail

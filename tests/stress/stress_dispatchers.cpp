@@ -10,15 +10,11 @@
 #include <vector>
 
 #include "support/harness.hpp"
+#include "support/stress.hpp"
 
 using namespace datamesh;
 
 namespace {
-
-std::uint64_t stress_seed() {
-  if (const char* s = std::getenv("DATAMESH_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 constexpr std::uint64_t total = 400'000;
 constexpr std::uint64_t expected_sum = total * (total + 1) / 2;
@@ -104,8 +100,7 @@ void check_one_consumer_per_key(const std::vector<std::unique_ptr<tally>>& talli
 }  // namespace
 
 TEST_CASE("stress: broadcast, every subscriber's sum is the total" * doctest::timeout(120)) {
-  const std::uint64_t seed = stress_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   for (int round = 0; round < 2; ++round) {
     runtime rt(runtime_options{.threads = 2});
@@ -130,8 +125,7 @@ TEST_CASE("stress: broadcast, every subscriber's sum is the total" * doctest::ti
 
 TEST_CASE("stress: partition, every key lands on one consumer and nothing is lost" *
           doctest::timeout(120)) {
-  const std::uint64_t seed = stress_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   using D = partition_dispatcher<std::uint64_t>;
   for (int round = 0; round < 2; ++round) {
@@ -158,8 +152,7 @@ TEST_CASE("stress: partition, every key lands on one consumer and nothing is los
 }
 
 TEST_CASE("stress: route, each target gets exactly its own events" * doctest::timeout(120)) {
-  const std::uint64_t seed = stress_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   using D = route_dispatcher<std::uint64_t, std::uint64_t>;
   for (int round = 0; round < 2; ++round) {

@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "support/harness.hpp"
+#include "support/stress.hpp"
 
 using namespace datamesh;
 
-namespace {
-
-std::uint64_t flow_seed() {
-  if (const char* s = std::getenv("DATAMESH_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
-
-}  // namespace
-
 TEST_CASE("stress: a stream over two range producers on the thread pool loses nothing" *
           doctest::timeout(120)) {
-  const std::uint64_t seed = flow_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   constexpr std::uint64_t per_producer = 100'000;
   const auto demand = [&] {

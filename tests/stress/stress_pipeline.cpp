@@ -8,15 +8,11 @@
 #include <thread>
 
 #include "support/harness.hpp"
+#include "support/stress.hpp"
 
 using namespace datamesh;
 
 namespace {
-
-std::uint64_t stress_seed() {
-  if (const char* s = std::getenv("DATAMESH_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 /// Emits 1..limit exactly once each, then stops normally.
 struct numbers {
@@ -55,8 +51,7 @@ struct pass {
 
 TEST_CASE("stress: producers, producer_consumers and consumers on the thread pool lose nothing" *
           doctest::timeout(120)) {
-  const std::uint64_t seed = stress_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   for (int round = 0; round < 4; ++round) {
     runtime rt(runtime_options{.threads = 2});

@@ -17,15 +17,11 @@
 #include <vector>
 
 #include "support/harness.hpp"
+#include "support/stress.hpp"
 
 using namespace datamesh;
 
 namespace {
-
-std::uint64_t supervisor_seed() {
-  if (const char* s = std::getenv("DATAMESH_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 /// Whether attempt `attempt` of event `e` fails: about 1 in 50, decided by the seed alone.
 bool fails(std::uint64_t seed, std::uint32_t e, std::uint32_t attempt) {
@@ -60,8 +56,7 @@ child_counts await_counts(const consumer_supervisor<std::uint32_t>& sup) {
 
 TEST_CASE("stress: 1M events through a consumer supervisor with failing workers" *
           doctest::timeout(600)) {
-  const std::uint64_t seed = supervisor_seed();
-  MESSAGE("seed " << seed << " (replay with DATAMESH_STRESS_SEED=" << seed << ")");
+  const std::uint64_t seed = dmtest::stress_seed();
   std::mt19937_64 rng(seed);
   constexpr std::uint32_t total = 1'000'000;
   const std::size_t max_demand = std::uniform_int_distribution<std::size_t>(10, 1000)(rng);

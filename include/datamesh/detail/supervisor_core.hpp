@@ -54,10 +54,8 @@ class supervisor_core {
   struct hooks {
     /// A child left the table for good (its slot is free).
     std::function<void(const record&)> gone;
-    /// Too many restarts: the host shuts down with `shutdown()`.
-    std::function<void()> give_up;
-    /// `shutdown()` has finished: no child is left.
-    std::function<void()> all_stopped;
+    /// `shutdown(reason)` has finished, no child is left: the host exits with `reason`.
+    std::function<void(const exit_reason&)> all_stopped;
     std::function<void(log_level, const std::string&)> log;
   };
 
@@ -160,10 +158,12 @@ class supervisor_core {
     return true;
   }
 
-  /// Terminates every child; `all_stopped` runs once none is left (at once if none is).
-  void shutdown() {
+  /// Terminates every child; `all_stopped(reason)` runs once none is left (at once if none
+  /// is). Later calls are ignored: the first reason is the exit reason.
+  void shutdown(exit_reason reason) {
     if (stopping_) return;
     stopping_ = true;
+    stop_reason_ = std::move(reason);
     std::vector<child_id> ids;
     ids.reserve(children_.size());
     for (const auto& [id, r] : children_) ids.push_back(id);
@@ -181,7 +181,6 @@ class supervisor_core {
 
   bool stopping() const noexcept { return stopping_; }
   std::size_t size() const noexcept { return children_.size(); }
-  const std::unordered_map<child_id, record>& children() const noexcept { return children_; }
 
   /// The `which_children` row of child `id`, which must exist.
   child_info info_of(child_id id) const;
@@ -201,7 +200,7 @@ class supervisor_core {
                                 " restarts); shutting down");
       r.run.reset();
       finish(it);
-      hooks_.give_up();
+      shutdown(exit_reason::shutdown("reached maximum restart intensity"));  // SPEC rule 113
       return;
     }
     ++r.generation;
@@ -233,7 +232,7 @@ class supervisor_core {
   void notify_stopped() {
     if (stopped_notified_) return;
     stopped_notified_ = true;
-    hooks_.all_stopped();
+    hooks_.all_stopped(stop_reason_);
   }
 
   static std::string describe(child_id id, const record& r) {
@@ -253,6 +252,7 @@ class supervisor_core {
   std::vector<std::shared_ptr<worker_job>> batch_;  // workers started, not yet posted
   child_id next_id_ = 1;
   bool stopping_ = false;
+  exit_reason stop_reason_;  // set by the first shutdown
   bool stopped_notified_ = false;
 };
 

@@ -129,8 +129,7 @@ class consumer_supervisor_logic {
     h.gone = [this](const supervisor_core::record& r) {
       if (r.tag != 0 && !core_.stopping()) release(r.tag);
     };
-    h.give_up = [this] { shut_down(exit_reason::shutdown("reached maximum restart intensity")); };
-    h.all_stopped = [this] { ctx_->stop(stop_reason_); };
+    h.all_stopped = [this](const exit_reason& r) { ctx_->stop(r); };
     h.log = [this](log_level level, const std::string& text) { ctx_->log(level, text); };
     core_.init(self, self->runtime().get(), intensity_, std::move(h));
   }
@@ -175,7 +174,7 @@ class consumer_supervisor_logic {
   }
 
   bool defer_stop(const exit_reason& reason, context<void>&) {
-    shut_down(reason);
+    core_.shutdown(reason);
     return true;
   }
 
@@ -217,18 +216,11 @@ class consumer_supervisor_logic {
     if (const std::size_t n = it->second.slots.release(); n > 0) ctx_->ask(it->second.sub, n);
   }
 
-  void shut_down(exit_reason reason) {
-    if (core_.stopping()) return;
-    stop_reason_ = std::move(reason);
-    core_.shutdown();
-  }
-
   child_template<Event> tmpl_;
   restart_intensity_options intensity_;
   supervisor_core core_;
   std::unordered_map<subscription_id, producer> producers_;
   context<void>* ctx_ = nullptr;
-  exit_reason stop_reason_;
 };
 
 }  // namespace detail

@@ -140,12 +140,9 @@ class dynamic_supervisor_logic {
   void terminate(const exit_reason&) { core_.abandon(); }
 
  private:
-  void shut_down(exit_reason reason);
-
   supervisor_options opts_;
   supervisor_core core_;
-  context<void>* ctx_ = nullptr;  // valid only inside a callback
-  exit_reason stop_reason_;
+  context<void>* ctx_ = nullptr;  // the engine's context, which outlives every callback
 };
 
 }  // namespace detail
