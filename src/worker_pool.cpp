@@ -51,12 +51,7 @@ void worker_pool::schedule(stage_ptr stage) {
       return;
     }
     // The slot is taken: the older stage waits in the queue, where an idle worker may take it.
-    std::size_t queued;
-    {
-      std::lock_guard lock(w.mutex);
-      w.queue.push_back({std::move(w.next), std::chrono::steady_clock::now()});
-      queued = w.queue.size();
-    }
+    const std::size_t queued = w.push({std::move(w.next), {}, std::chrono::steady_clock::now()});
     w.next = std::move(stage);
     if (queued >= deep_queue && sleepers_.load(std::memory_order_relaxed) > 0) wake_one();
     return;
@@ -64,16 +59,25 @@ void worker_pool::schedule(stage_ptr stage) {
   {
     std::lock_guard lock(shared_mutex_);
     shared_.push_back(std::move(stage));
+    shared_pending_.store(true, std::memory_order_relaxed);
   }
   wake_one();
 }
 
-void worker_pool::post(unique_function f, bool wake) {
+void worker_pool::post(unique_function f) {
   {
     std::lock_guard lock(shared_mutex_);
     posted_.push_back(std::move(f));
+    shared_pending_.store(true, std::memory_order_relaxed);
   }
-  if (wake || current_pool != this) wake_one();
+  wake_one();
+}
+
+void worker_pool::post_local(unique_function f) {
+  if (current_pool != this) return post(std::move(f));
+  auto& w = *static_cast<worker*>(current_worker);
+  const std::size_t queued = w.push({nullptr, std::move(f), std::chrono::steady_clock::now()});
+  if (queued >= deep_queue && sleepers_.load(std::memory_order_relaxed) > 0) wake_one();
 }
 
 void worker_pool::wake_one() {
@@ -83,6 +87,19 @@ void worker_pool::wake_one() {
   sleep_cv_.notify_one();
 }
 
+std::size_t worker_pool::worker::push(queued q) {
+  std::lock_guard lock(mutex);
+  queue.push_back(std::move(q));
+  note_front();
+  return queue.size();
+}
+
+void worker_pool::worker::note_front() noexcept {
+  length.store(queue.size(), std::memory_order_relaxed);
+  front_since.store(queue.empty() ? 0 : queue.front().since.time_since_epoch().count(),
+                    std::memory_order_relaxed);
+}
+
 bool worker_pool::run_posted() {
   unique_function f;
   {
@@ -90,42 +107,59 @@ bool worker_pool::run_posted() {
     if (posted_.empty()) return false;
     f = std::move(posted_.front());
     posted_.pop_front();
+    shared_pending_.store(!posted_.empty() || !shared_.empty(), std::memory_order_relaxed);
   }
   f();
   return true;
 }
 
-bool worker_pool::find_work(worker& self, std::size_t index, stage_ptr& out) {
-  {
-    std::lock_guard lock(self.mutex);
-    if (!self.queue.empty()) {
-      out = std::move(self.queue.front().stage);
-      self.queue.pop_front();
-      return true;
-    }
+void worker_pool::take_front(worker& w, stage_ptr& out, unique_function& task) {
+  auto& front = w.queue.front();
+  if (front.stage) {
+    out = std::move(front.stage);
+  } else {
+    task = std::move(front.task);
   }
-  if (run_posted()) return false;
-  {
+  w.queue.pop_front();
+  w.note_front();
+}
+
+bool worker_pool::find_work(worker& self, std::size_t index, stage_ptr& out) {
+  unique_function task;
+  if (self.length.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard lock(self.mutex);
+    if (!self.queue.empty()) take_front(self, out, task);
+  }
+  if (!out && !task && shared_pending_.load(std::memory_order_relaxed)) {
+    if (run_posted()) return false;
     std::lock_guard lock(shared_mutex_);
     if (!shared_.empty()) {
       out = std::move(shared_.front());
       shared_.pop_front();
-      return true;
+      shared_pending_.store(!posted_.empty() || !shared_.empty(), std::memory_order_relaxed);
     }
   }
-  // Steal the oldest stage of a worker that is behind.
-  const auto now = std::chrono::steady_clock::now();
-  for (std::size_t k = 1; k < workers_.size(); ++k) {
-    auto& victim = *workers_[(index + k) % workers_.size()];
-    std::lock_guard lock(victim.mutex);
-    if (!victim.queue.empty() &&
-        (now - victim.queue.front().since >= steal_after || victim.queue.size() >= deep_queue)) {
-      out = std::move(victim.queue.front().stage);
-      victim.queue.pop_front();
-      return true;
+  // Steal the oldest entry of a worker that is behind; the hints spare the lock of one that is
+  // not.
+  if (!out && !task) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto ripe = (now - steal_after).time_since_epoch().count();
+    for (std::size_t k = 1; k < workers_.size() && !out && !task; ++k) {
+      auto& victim = *workers_[(index + k) % workers_.size()];
+      const std::size_t length = victim.length.load(std::memory_order_relaxed);
+      if (length == 0 ||
+          (length < deep_queue && victim.front_since.load(std::memory_order_relaxed) > ripe)) {
+        continue;
+      }
+      std::lock_guard lock(victim.mutex);
+      if (!victim.queue.empty() &&
+          (now - victim.queue.front().since >= steal_after || victim.queue.size() >= deep_queue)) {
+        take_front(victim, out, task);
+      }
     }
   }
-  return false;
+  if (task) task();
+  return static_cast<bool>(out);
 }
 
 bool worker_pool::any_work() {

@@ -73,3 +73,42 @@ TEST_CASE("worker pool: two long tasks run at the same time on two workers") {
   CHECK(eventually([&] { return finished.load() == 2; }));
   pool.join();
 }
+
+TEST_CASE("worker pool: post_local runs every task exactly once, from a worker or from outside") {
+  std::atomic<int> ran{0};
+  {
+    worker_pool pool(2);
+    for (int i = 0; i < 1000; ++i) {
+      pool.post_local([&pool, &ran] {  // from outside: a plain post
+        ran.fetch_add(1);
+        pool.post_local([&ran] { ran.fetch_add(1); });
+      });
+    }
+    CHECK(eventually([&] { return ran.load() == 2000; }));
+    pool.join();
+  }
+  CHECK(ran.load() == 2000);
+}
+
+TEST_CASE("worker pool: a task queued locally by a busy worker is taken by an idle one") {
+  // The poster waits for its own local task: only another worker stealing it can run it.
+  std::atomic<bool> local_ran{false};
+  std::atomic<bool> poster_saw_it{false};
+  worker_pool pool(2);
+  pool.post([&] {
+    pool.post_local([&] { local_ran.store(true); });
+    poster_saw_it.store(eventually([&] { return local_ran.load(); }));
+  });
+  CHECK(eventually([&] { return poster_saw_it.load(); }));
+  pool.join();
+}
+
+TEST_CASE("worker pool: join runs tasks still queued locally") {
+  std::atomic<int> ran{0};
+  worker_pool pool(1);
+  pool.post([&] {
+    for (int i = 0; i < 100; ++i) pool.post_local([&ran] { ran.fetch_add(1); });
+  });
+  pool.join();
+  CHECK(ran.load() == 100);
+}

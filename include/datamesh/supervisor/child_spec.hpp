@@ -288,9 +288,14 @@ inline void post_jobs(runtime_state& rt, const std::shared_ptr<exit_queue>& exit
                                                    std::make_move_iterator(batch.begin() + last));
     auto task = [chunk = std::move(chunk), exits]() mutable { run_jobs(chunk, *exits); };
     if (rt.pool) {
-      // One small chunk is left to this thread, which just made it: waking another costs more
-      // than running it. Several chunks are worth spreading.
-      rt.pool->post(unique_function(std::move(task)), chunks > 1);
+      // One small chunk stays in this thread's queue, which just made it (stolen only if it
+      // waits behind longer work): waking another costs more than running it. Several chunks
+      // are worth spreading.
+      if (chunks > 1) {
+        rt.pool->post(unique_function(std::move(task)));
+      } else {
+        rt.pool->post_local(unique_function(std::move(task)));
+      }
     } else {
       boost::asio::execution::execute(rt.executor, std::move(task));
     }
