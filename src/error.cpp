@@ -34,6 +34,16 @@ const char* to_string(errc e) noexcept {
       return "no_child";
     case errc::max_children:
       return "max_children";
+    case errc::unknown_node:
+      return "unknown_node";
+    case errc::duplicate_node:
+      return "duplicate_node";
+    case errc::not_connected:
+      return "not_connected";
+    case errc::self_connection:
+      return "self_connection";
+    case errc::already_connected:
+      return "already_connected";
   }
   return "unknown";
 }

@@ -28,3 +28,8 @@
 #include <datamesh/supervisor/dynamic_supervisor.hpp>
 #include <datamesh/supervisor/restart.hpp>
 #include <datamesh/supervisor/worker_slots.hpp>
+#include <datamesh/mesh/mesh.hpp>
+#include <datamesh/mesh/mesh_dispatcher.hpp>
+#include <datamesh/mesh/node.hpp>
+#include <datamesh/mesh/node_args.hpp>
+#include <datamesh/mesh/node_id.hpp>

@@ -46,6 +46,16 @@ enum class errc {
   no_child,
   /// The dynamic supervisor already runs its `max_children`.
   max_children,
+  /// The mesh has no running node with this id.
+  unknown_node,
+  /// The mesh already runs a node with this id.
+  duplicate_node,
+  /// A node sends to a node it is not connected to, or a link to remove does not exist.
+  not_connected,
+  /// A link from a node to itself.
+  self_connection,
+  /// The two nodes are already connected in that direction.
+  already_connected,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

@@ -113,6 +113,11 @@ class stage_impl final : public stage_base,
         throw error(errc::start_failed, "stage '" + display_name() + "' failed to start: " + why);
       }
     }
+    if constexpr (is_pc && requires { dispatcher_.initial_demand(); }) {
+      // A dispatcher that lets its producer_consumer run before any consumer subscribes (a mesh
+      // node without links still processes what it receives).
+      pc_demand_ += dispatcher_.initial_demand();
+    }
     for (const auto& [producer, sub_opts] : opts.subscribe_to) {
       subscription_id id = rt_->next_subscription.fetch_add(1, std::memory_order_relaxed);
       post_subscribe_to(producer.core_ptr(), id, sub_opts);

@@ -31,6 +31,9 @@
 ///         // after every call: `reask(id, n)` asks the producer again on a consumer's behalf
 ///         // (broadcast selectors, rule 75); `deliver(msg)` hands over infos that became due;
 ///         // `serve(n)` asks the producer for `n` events in place of dropped ones
+///     std::size_t initial_demand();
+///         // a producer_consumer starts with this downstream demand, before any consumer (a
+///         // mesh node without links keeps processing what it receives)
 ///     void set_queue_limit(std::size_t limit, buffer_keep keep);
 ///         // bounds the dispatcher's own queues by the producer's buffer_size
 ///     std::size_t queued() const;     // events in those queues (in estimate_buffered_count)

@@ -1,0 +1,239 @@
+/// @file
+/// The mesh dispatcher: how a node's output reaches the nodes connected to it. Each event is
+/// either broadcast (every connected node, at the pace of the slowest) or sent to one connected
+/// node (at that node's pace), in the order the node's logic made them.
+///
+/// A node's output events are `mesh_event<T>`: the data, the node's sequence number for it, and
+/// its target (`mesh_event<T>::everyone`, or the link key of one connected node). Each link
+/// subscribes with a `mesh_link<T>` in `subscribe_options::dispatch`: its key, and an optional
+/// selector that filters the broadcasts it receives (an event sent to it by key always arrives).
+///
+/// Demand: an event is dispatched only when every one of its targets has demand for it; the
+/// first event that cannot go stays, with all after it, as the producer's leftovers (in order,
+/// in its buffer) until the target asks again. What goes upstream keeps the events in flight
+/// within the smallest demand of any link, so nothing queues without bound (a broadcast node
+/// runs at the pace of its slowest link). A node without links is given `unlinked_window`
+/// events of demand, so that it keeps processing what it receives (its broadcasts go nowhere).
+///
+/// A link made after an event was made never receives it: a link records the sequence number
+/// current when it was made, and events numbered before it skip that link.
+///
+/// Thread safety: not thread-safe; owned by one node's stage, except `check_subscribe`.
+#pragma once
+
+#include <datamesh/dispatch/broadcast.hpp>
+#include <datamesh/dispatch/dispatcher.hpp>
+#include <datamesh/error.hpp>
+
+#include <algorithm>
+#include <any>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+namespace datamesh {
+
+/// An event on a mesh link.
+template <class T>
+struct mesh_event {
+  static constexpr std::uint32_t everyone = 0;
+  T data;
+  std::uint64_t seq = 0;        // the node's count of events made before it
+  std::uint32_t to = everyone;  // a link key, or everyone
+};
+
+/// What one link tells the sending node's dispatcher.
+template <class T>
+struct mesh_link {
+  std::uint32_t key = 0;  // the receiving node's link key; never `everyone`
+  selector<T> select{};   // empty: every broadcast
+};
+
+/// The node's event counter, shared by its stage (which numbers events) and its dispatcher
+/// (which stamps new links). Stage-owned: both run on the node's stage only.
+struct mesh_sequence {
+  std::uint64_t next = 0;
+};
+
+/// Broadcast or targeted dispatch of `mesh_event<T>` (see the file comment).
+template <class T>
+class mesh_dispatcher {
+ public:
+  using event = mesh_event<T>;
+  struct options {
+    std::shared_ptr<mesh_sequence> sequence = std::make_shared<mesh_sequence>();
+    /// The demand given to a node while it has no link.
+    std::size_t unlinked_window = 1000;
+  };
+
+  mesh_dispatcher() : mesh_dispatcher(options{}) {}
+  explicit mesh_dispatcher(options opts) : opts_(std::move(opts)) {
+    if (!opts_.sequence) opts_.sequence = std::make_shared<mesh_sequence>();
+    if (opts_.unlinked_window == 0) {
+      throw error(errc::bad_options, "the mesh dispatcher's unlinked_window must be at least 1");
+    }
+  }
+
+  void set_logger(log_function) {}
+
+  /// The demand a producer_consumer starts with: the unlinked window.
+  std::size_t initial_demand() {
+    waiting_ = opts_.unlinked_window;
+    return waiting_;
+  }
+
+  /// Throws `bad_options` unless `opts.dispatch` holds a `mesh_link<T>`. Thread-safe.
+  void check_subscribe(const subscribe_options& opts) const { (void)link_of(opts); }
+
+  /// Adds a link with no demand yet; a key already linked is refused.
+  std::size_t subscribe(subscription_id id, const subscribe_options& opts) {
+    const mesh_link<T>& l = link_of(opts);
+    for (const auto& s : slots_) {
+      if (s.key == l.key) {
+        throw error(errc::subscription_refused, "this node is already linked to that node");
+      }
+    }
+    slots_.push_back(slot{id, l.key, l.select, opts_.sequence->next, 0, {}});
+    return 0;
+  }
+
+  /// Removes a link; the demand it held no longer limits the others. The last one leaving gives
+  /// the node its unlinked window back.
+  std::size_t cancel(subscription_id id) {
+    std::erase_if(slots_, [id](const slot& s) { return s.id == id; });
+    return top_up();
+  }
+
+  std::size_t ask(subscription_id id, std::size_t n) {
+    for (auto& s : slots_) {
+      if (s.id == id) {
+        s.demand += n;
+        return top_up();
+      }
+    }
+    return 0;
+  }
+
+  /// Sends, in order, every event whose targets all have demand; stops at the first that
+  /// cannot go and leaves it and the rest in `events`.
+  template <class Send>
+  void dispatch(std::vector<event>& events, Send&& send) {
+    std::size_t done = 0;
+    for (auto& e : events) {
+      if (!route(e)) break;
+      ++done;
+    }
+    events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(done));
+    waiting_ -= std::min(waiting_, done);
+    for (auto& s : slots_) {
+      if (!s.batch.empty()) send(s.id, std::exchange(s.batch, {}));
+    }
+    owed_ += top_up();
+  }
+
+  /// This dispatcher holds no events: an info goes out at once (the producer's buffer keeps
+  /// it behind any leftovers).
+  template <class Info, class Deliver>
+  void info(Info&& msg, Deliver&& deliver) {
+    deliver(std::any(std::forward<Info>(msg)));
+  }
+
+  template <class Reask, class Deliver, class Serve>
+  void drain(Reask&&, Deliver&&, Serve&& serve) {
+    if (owed_ > 0) serve(std::exchange(owed_, 0));
+  }
+
+  /// Events that reached no link (a broadcast with none selecting it, a link gone meanwhile).
+  std::uint64_t dropped() const noexcept { return dropped_; }
+
+  // -- introspection, for tests and status ---
+  std::size_t link_count() const noexcept { return slots_.size(); }
+  std::size_t waiting() const noexcept { return waiting_; }
+  /// The demand of link `key`, or 0.
+  std::size_t demand_of(std::uint32_t key) const {
+    for (const auto& s : slots_) {
+      if (s.key == key) return s.demand;
+    }
+    return 0;
+  }
+
+ private:
+  struct slot {
+    subscription_id id;
+    std::uint32_t key;
+    selector<T> select;
+    std::uint64_t since;  // events numbered before this never reach it
+    std::size_t demand;
+    std::vector<event> batch;  // being built by the current dispatch
+  };
+
+  static const mesh_link<T>& link_of(const subscribe_options& opts) {
+    // The type is checked before the cast: GCC 12 otherwise warns (array-bounds) on the key read
+    // when it inlines a cast it cannot see fail.
+    const bool is_link = opts.dispatch.type() == typeid(mesh_link<T>);
+    const auto* l = is_link ? std::any_cast<mesh_link<T>>(&opts.dispatch) : nullptr;
+    if (l == nullptr || l->key == event::everyone) {
+      throw error(errc::bad_options,
+                  "subscribing to a mesh node needs a mesh_link of its event type in "
+                  "subscribe_options::dispatch");
+    }
+    return *l;
+  }
+
+  bool takes(const slot& s, const event& e) const {
+    if (e.seq < s.since) return false;
+    if (e.to != event::everyone) return e.to == s.key;
+    return !s.select || s.select(e.data);
+  }
+
+  // Puts `e` in its targets' batches if every target has demand; false if one has none.
+  bool route(event& e) {
+    bool any = false;
+    for (const auto& s : slots_) {
+      if (!takes(s, e)) continue;
+      if (s.demand == 0) return false;
+      any = true;
+    }
+    if (!any) {
+      ++dropped_;
+      return true;
+    }
+    slot* last = nullptr;
+    for (auto& s : slots_) {
+      if (!takes(s, e)) continue;
+      if (last != nullptr) last->batch.push_back(e);  // a copy for all but the last target
+      last = &s;
+      --s.demand;
+    }
+    last->batch.push_back(std::move(e));
+    return true;
+  }
+
+  // The demand to pass upstream now: events in flight stay within the smallest link demand,
+  // or within the unlinked window when there is no link.
+  std::size_t top_up() {
+    std::size_t room = opts_.unlinked_window;
+    if (!slots_.empty()) {
+      room = std::numeric_limits<std::size_t>::max();
+      for (const auto& s : slots_) room = std::min(room, s.demand);
+    }
+    if (room <= waiting_) return 0;
+    const std::size_t more = room - waiting_;
+    waiting_ = room;
+    return more;
+  }
+
+  options opts_;
+  std::vector<slot> slots_;
+  std::size_t waiting_ = 0;  // demand passed upstream, not yet dispatched
+  std::size_t owed_ = 0;     // demand to pass upstream after a dispatch, handed over by `drain`
+  std::uint64_t dropped_ = 0;
+};
+
+static_assert(dispatcher_for<mesh_dispatcher<int>, mesh_event<int>>);
+
+}  // namespace datamesh

@@ -1,0 +1,302 @@
+/// @file
+/// Node logic: what a user writes for a mesh node, and the stage that runs it.
+///
+/// A node logic is a plain struct with two members:
+///
+///     struct threshold_filter {
+///       struct state { double threshold; std::uint64_t passed = 0; };
+///       state init(const datamesh::node_args& a) { return {a.get<double>("threshold")}; }
+///       state process(const reading& r, state s, datamesh::node_context<reading>& ctx) {
+///         if (r.value >= s.threshold) { ctx.broadcast(r); ++s.passed; }
+///         return s;
+///       }
+///     };
+///
+///   - `State init(const Args&)`: turns the node's start arguments into its first state. `Args`
+///     is `node_args` (named values) or any type of the logic's own.
+///   - `R process(const In&, State, node_context<Out>&)`: handles one datum and returns the next
+///     state. `R` is `State`, or `node_result<State>` to stop the node with a reason instead.
+///     `Out` is what the node emits (`void` for a sink). An exception stops the node with it
+///     as the reason; the rest of the mesh goes on.
+///
+/// The context broadcasts to every connected node or sends to one by id; the logic knows
+/// nothing of threads, demand or the registry. The state is private to its node: only its
+/// node's stage touches it, one datum at a time.
+#pragma once
+
+#include <datamesh/context.hpp>
+#include <datamesh/error.hpp>
+#include <datamesh/mesh/mesh_dispatcher.hpp>
+#include <datamesh/mesh/node_args.hpp>
+#include <datamesh/mesh/node_id.hpp>
+#include <datamesh/reason.hpp>
+#include <datamesh/stage.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace datamesh {
+
+/// What `process` may return to stop its node: the next state, or the reason to stop with.
+template <class State>
+using node_result = std::variant<State, exit_reason>;
+
+/// The event type of a node that emits nothing (its `Out` is `void`).
+struct no_output {};
+
+template <class Out>
+class node_context;
+
+namespace detail {
+
+/// A node's figures, written by its stage, read by anyone (relaxed: a snapshot).
+struct node_counters {
+  std::atomic<std::uint64_t> in{0};        // data processed
+  std::atomic<std::uint64_t> out{0};       // data broadcast or sent
+  std::atomic<std::uint64_t> unlinked{0};  // broadcasts made while no node was connected
+};
+
+/// The node's side of its links: which node each outgoing link reaches. Stage-owned.
+struct node_link {
+  subscription_id sub;
+  std::uint32_t key;
+  node_id target;
+};
+
+template <class T>
+struct process_args;
+template <class L, class R, class In, class State, class Ctx>
+struct process_args<R (L::*)(const In&, State, Ctx&)> {
+  using input = In;
+  using state = std::remove_cvref_t<State>;
+  using result = R;
+  using context = Ctx;
+};
+template <class L, class R, class In, class State, class Ctx>
+struct process_args<R (L::*)(const In&, State, Ctx&) const>
+    : process_args<R (L::*)(const In&, State, Ctx&)> {};
+
+template <class T>
+struct init_args;
+template <class L, class R, class A>
+struct init_args<R (L::*)(A)> {
+  using args = std::remove_cvref_t<A>;
+};
+template <class L, class R, class A>
+struct init_args<R (L::*)(A) const> : init_args<R (L::*)(A)> {};
+
+template <class C>
+struct context_out;
+template <class Out>
+struct context_out<node_context<Out>> {
+  using type = Out;
+};
+
+template <class Out>
+using wire_t = std::conditional_t<std::is_void_v<Out>, no_output, Out>;
+
+/// The engine-facing part of a node context, implemented by the node stage.
+template <class Out>
+class node_outbox {
+ public:
+  virtual void out_broadcast(wire_t<Out>&& v) = 0;
+  virtual void out_send(std::uint32_t key, wire_t<Out>&& v) = 0;
+  virtual const std::vector<node_link>& out_link_list() const = 0;
+  virtual const node_id& out_self() const = 0;
+  virtual std::size_t out_links() const = 0;
+  virtual context_base& out_ctx() = 0;
+
+ protected:
+  ~node_outbox() = default;
+};
+
+}  // namespace detail
+
+namespace detail {
+/// What every node context offers, whatever it emits.
+template <class Out>
+class node_context_common {
+ public:
+  /// This node's id.
+  const node_id& self() const { return box_->out_self(); }
+  /// The nodes this one is connected to, now.
+  std::size_t link_count() const { return box_->out_links(); }
+  /// Stops this node once the current datum is handled.
+  void stop(exit_reason r = exit_reason::normal()) { box_->out_ctx().stop(std::move(r)); }
+  /// Logs through the runtime's hook, prefixed with the node's stage name.
+  void log(log_level level, const std::string& text) { box_->out_ctx().log(level, text); }
+
+ protected:
+  explicit node_context_common(node_outbox<Out>* box) noexcept : box_(box) {}
+  node_outbox<Out>* box_;
+};
+}  // namespace detail
+
+/// What `process` receives: broadcast, send to one node, stop, log. Stage context only: use it
+/// only inside the `process` call that received it.
+template <class Out>
+class node_context : public detail::node_context_common<Out> {
+  using base = detail::node_context_common<Out>;
+  using base::box_;
+
+ public:
+  /// To every connected node (each link's selector permitting), at the pace of the slowest.
+  /// With no link connected, the datum goes nowhere and is counted as unlinked.
+  void broadcast(Out v) { box_->out_broadcast(std::move(v)); }
+  /// To the connected node `to`, at its pace. `to` is a `node_id` or anything one is made from;
+  /// it is compared without building one.
+  /// @throws datamesh::error `not_connected` when this node has no link to `to` (the node keeps
+  ///   running if the logic catches it).
+  template <class K>
+  void send(const K& to, Out v) {
+    if (!try_send(to, std::move(v))) {
+      throw error(errc::not_connected, "node " + box_->out_self().str() +
+                                           " is not connected to node " + node_id(to).str());
+    }
+  }
+  /// As `send`; false instead of throwing when `to` is not connected.
+  template <class K>
+  bool try_send(const K& to, Out v) {
+    for (const auto& l : box_->out_link_list()) {
+      if (l.target.matches(to)) {
+        box_->out_send(l.key, std::move(v));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /// Internal: made by the node stage.
+  explicit node_context(detail::node_outbox<Out>* box) noexcept : base(box) {}
+};
+
+/// The context of a sink node: nothing to broadcast or send.
+template <>
+class node_context<void> : public detail::node_context_common<void> {
+ public:
+  /// Internal: made by the node stage.
+  explicit node_context(detail::node_outbox<void>* box) noexcept : node_context_common(box) {}
+};
+
+/// What a node logic is: see the file comment.
+template <class L>
+concept node_logic = std::is_class_v<L> && requires {
+  &L::init;
+  &L::process;
+};
+
+/// The types of a node logic.
+template <node_logic L>
+struct node_traits {
+  using process = detail::process_args<decltype(&L::process)>;
+  using input_type = typename process::input;
+  using state_type = typename process::state;
+  using output_type =
+      typename detail::context_out<std::remove_cvref_t<typename process::context>>::type;
+  using args_type = typename detail::init_args<decltype(&L::init)>::args;
+  static_assert(std::is_same_v<typename process::result, state_type> ||
+                    std::is_same_v<typename process::result, node_result<state_type>>,
+                "process must return the next state, or node_result<State>");
+};
+
+namespace detail {
+
+/// The stage that runs a node logic: a producer_consumer of `mesh_event<In>` into
+/// `mesh_event<Out>`, with the mesh dispatcher.
+template <class L>
+class node_stage : public node_outbox<typename node_traits<L>::output_type> {
+  using traits = node_traits<L>;
+  using in_t = typename traits::input_type;
+  using out_t = typename traits::output_type;
+  using wire = wire_t<out_t>;
+  using state_t = typename traits::state_type;
+
+ public:
+  using dispatcher_type = mesh_dispatcher<wire>;
+
+  node_stage(node_id self, L logic, const typename traits::args_type& args,
+             std::shared_ptr<mesh_sequence> seq, std::shared_ptr<node_counters> counters)
+      : self_(std::move(self)),
+        logic_(std::move(logic)),
+        state_(logic_.init(args)),
+        seq_(std::move(seq)),
+        counters_(std::move(counters)) {}
+
+  void handle_events(std::span<const mesh_event<in_t>> in, context<mesh_event<wire>>& ctx) {
+    ctx_ = &ctx;
+    node_context<out_t> nc(this);
+    std::size_t done = 0;
+    // One datum at a time: what earlier data made still goes out when a later one stops the
+    // node (by its result or by an exception).
+    for (const auto& e : in) {
+      ++done;
+      try {
+        if constexpr (std::is_same_v<typename traits::process::result, state_t>) {
+          state_ = logic_.process(e.data, std::move(state_), nc);
+        } else {
+          auto r = logic_.process(e.data, std::move(state_), nc);
+          if (auto* why = std::get_if<exit_reason>(&r)) {
+            ctx.stop(std::move(*why));
+            break;
+          }
+          state_ = std::move(std::get<state_t>(r));
+        }
+      } catch (...) {
+        ctx.stop(exit_reason::from_exception(std::current_exception()));
+        break;
+      }
+    }
+    counters_->in.fetch_add(done, std::memory_order_relaxed);
+    counters_->out.fetch_add(std::exchange(out_, 0), std::memory_order_relaxed);
+  }
+
+  void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
+                        context<mesh_event<wire>>&) {
+    if (peer != peer_role::consumer) return;
+    const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
+    const auto* target = std::any_cast<node_id>(&opts.extra);
+    if (l != nullptr) links_.push_back({sub.id(), l->key, target ? *target : node_id()});
+  }
+
+  void handle_cancel(const cancellation&, const subscription& sub, context<mesh_event<wire>>&) {
+    std::erase_if(links_, [&](const node_link& l) { return l.sub == sub.id(); });
+  }
+
+  // -- node_outbox ---
+  void out_broadcast(wire&& v) override {
+    if (links_.empty()) {
+      counters_->unlinked.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    ctx_->push(mesh_event<wire>{std::move(v), seq_->next++, mesh_event<wire>::everyone});
+    ++out_;
+  }
+  void out_send(std::uint32_t key, wire&& v) override {
+    ctx_->push(mesh_event<wire>{std::move(v), seq_->next++, key});
+    ++out_;
+  }
+  const std::vector<node_link>& out_link_list() const override { return links_; }
+  const node_id& out_self() const override { return self_; }
+  std::size_t out_links() const override { return links_.size(); }
+  context_base& out_ctx() override { return *ctx_; }
+
+ private:
+  node_id self_;
+  L logic_;
+  state_t state_;
+  std::shared_ptr<mesh_sequence> seq_;
+  std::shared_ptr<node_counters> counters_;
+  std::vector<node_link> links_;
+  context<mesh_event<wire>>* ctx_ = nullptr;  // during handle_events only
+  std::uint64_t out_ = 0;
+};
+
+}  // namespace detail
+
+}  // namespace datamesh

@@ -1,0 +1,437 @@
+// The mesh API on a deterministic executor: nodes with ids of any kind, the five patterns
+// (pipeline, fan-out, aggregation, routing, rewiring while running), back-pressured
+// trigger_data in its three forms, and typed errors that leave the mesh running.
+#include <datamesh/mesh/mesh.hpp>
+
+#include <doctest/doctest.h>
+
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "support/harness.hpp"
+
+using namespace datamesh;
+using dmtest::fixture;
+
+namespace {
+
+struct empty_state {};
+
+/// Broadcasts what it receives.
+struct relay {
+  empty_state init(const node_args&) { return {}; }
+  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+    ctx.broadcast(x);
+    return s;
+  }
+};
+
+/// Passes on values at or above its "threshold" argument, counting them in its state.
+struct threshold_filter {
+  struct state {
+    int threshold;
+    int passed = 0;
+  };
+  state init(const node_args& a) { return {a.get<int>("threshold")}; }
+  state process(const int& x, state s, node_context<int>& ctx) {
+    if (x >= s.threshold) {
+      ctx.broadcast(x);
+      ++s.passed;
+    }
+    return s;
+  }
+};
+
+/// A sink recording what it receives; its typed argument is where to record.
+struct recorder {
+  struct state {
+    std::vector<int>* out;
+  };
+  state init(std::vector<int>* out) { return {out}; }
+  state process(const int& x, state s, node_context<void>&) {
+    s.out->push_back(x);
+    return s;
+  }
+};
+
+/// Sums what it receives and broadcasts the running total.
+struct summer {
+  int init(const node_args&) { return 0; }
+  int process(const int& x, int total, node_context<int>& ctx) {
+    ctx.broadcast(total + x);
+    return total + x;
+  }
+};
+
+/// Sends each value to node ("sink", x % 2).
+struct parity_router {
+  empty_state init(const node_args&) { return {}; }
+  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+    ctx.send(std::tuple{"sink", x % 2}, x);
+    return s;
+  }
+};
+
+/// Throws on 13, passes the rest on.
+struct unlucky {
+  empty_state init(const node_args&) { return {}; }
+  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+    if (x == 13) throw std::runtime_error("13 is unlucky");
+    ctx.broadcast(x);
+    return s;
+  }
+};
+
+/// Stops with a reason on a negative value.
+struct stops_on_negative {
+  empty_state init(const node_args&) { return {}; }
+  node_result<empty_state> process(const int& x, empty_state s, node_context<int>& ctx) {
+    if (x < 0) return exit_reason::error("negative input");
+    ctx.broadcast(x);
+    return s;
+  }
+};
+
+/// Turns ints into strings: its output does not fit an int node's input.
+struct to_text {
+  empty_state init(const node_args&) { return {}; }
+  empty_state process(const int& x, empty_state s, node_context<std::string>& ctx) {
+    ctx.broadcast(std::to_string(x));
+    return s;
+  }
+};
+
+/// Refuses to start.
+struct bad_init {
+  empty_state init(const node_args&) { throw std::runtime_error("no config"); }
+  empty_state process(const int&, empty_state s, node_context<int>&) { return s; }
+};
+
+errc error_of(auto&& f) {
+  try {
+    f();
+  } catch (const error& e) {
+    return static_cast<errc>(e.code().value());
+  }
+  return errc{};
+}
+
+}  // namespace
+
+TEST_CASE("mesh: a pipeline with string and tuple ids and named arguments") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("source", relay{}, {});
+  m.start_node("filter", threshold_filter{}, {{"threshold", 10}});
+  m.start_node(std::tuple{"complex", 7}, recorder{}, &got);
+  m.connect("source", "filter");
+  m.connect("filter", std::tuple{"complex", 7});
+  f.run();
+  for (int x : {5, 10, 15, 3, 20}) m.trigger_data("source", x);
+  f.run();
+  CHECK(got == std::vector<int>{10, 15, 20});
+  CHECK(m.figures("source").in == 5);
+  CHECK(m.figures("source").out == 5);
+  CHECK(m.figures("filter").out == 3);
+  CHECK(m.figures(std::tuple{std::string("complex"), 7L}).in == 3);
+  CHECK(m.nodes().size() == 3);
+  CHECK(m.links().size() == 2);
+}
+
+TEST_CASE("mesh: integer ids of any integer type name the same node") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node(1, relay{}, {});
+  m.start_node(2u, recorder{}, &got);
+  m.connect(1L, std::size_t{2});
+  f.run();
+  m.trigger_data(short{1}, 42);
+  f.run();
+  CHECK(got == std::vector<int>{42});
+}
+
+TEST_CASE("mesh: fan-out, a broadcast reaches every connected node") {
+  std::vector<int> a, b, c;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("hub", relay{}, {});
+  m.start_node("a", recorder{}, &a);
+  m.start_node("b", recorder{}, &b);
+  m.start_node("c", recorder{}, &c);
+  m.connect("hub", "a");
+  m.connect("hub", "b");
+  m.connect("hub", "c", {.select = selector<int>([](const int& x) { return x > 1; })});
+  f.run();
+  for (int x = 0; x < 4; ++x) m.trigger_data("hub", x);
+  f.run();
+  CHECK(a == std::vector<int>{0, 1, 2, 3});
+  CHECK(b == std::vector<int>{0, 1, 2, 3});
+  CHECK(c == std::vector<int>{2, 3});
+}
+
+TEST_CASE("mesh: aggregation, one node receives from several") {
+  std::vector<int> totals;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("left", relay{}, {});
+  m.start_node("right", relay{}, {});
+  m.start_node("sum", summer{}, {});
+  m.start_node("out", recorder{}, &totals);
+  m.connect("left", "sum");
+  m.connect("right", "sum");
+  m.connect("sum", "out");
+  f.run();
+  m.trigger_data("left", 1);
+  m.trigger_data("right", 10);
+  m.trigger_data("left", 100);
+  f.run();
+  REQUIRE(totals.size() == 3);
+  CHECK(totals.back() == 111);
+}
+
+TEST_CASE("mesh: routing, send reaches one connected node by id") {
+  std::vector<int> even, odd;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("router", parity_router{}, {});
+  m.start_node(std::tuple{"sink", 0}, recorder{}, &even);
+  m.start_node(std::tuple{"sink", 1}, recorder{}, &odd);
+  m.connect("router", std::tuple{"sink", 0});
+  m.connect("router", std::tuple{"sink", 1});
+  f.run();
+  for (int x = 0; x < 6; ++x) m.trigger_data("router", x);
+  f.run();
+  CHECK(even == std::vector<int>{0, 2, 4});
+  CHECK(odd == std::vector<int>{1, 3, 5});
+}
+
+TEST_CASE("mesh: a new link receives only what is broadcast after it was made") {
+  std::vector<int> early, late;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("src", relay{}, {});
+  m.start_node("early", recorder{}, &early);
+  m.start_node("late", recorder{}, &late);
+  m.connect("src", "early");
+  f.run();
+  m.trigger_data("src", 1);
+  m.trigger_data("src", 2);
+  f.run();
+  m.connect("src", "late");
+  f.run();
+  m.trigger_data("src", 3);
+  f.run();
+  CHECK(early == std::vector<int>{1, 2, 3});
+  CHECK(late == std::vector<int>{3});
+}
+
+TEST_CASE("mesh: a removed link receives nothing more and keeps what it received") {
+  std::vector<int> kept, other;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("src", relay{}, {});
+  m.start_node("kept", recorder{}, &kept);
+  m.start_node("other", recorder{}, &other);
+  m.connect("src", "kept");
+  m.connect("src", "other");
+  f.run();
+  m.trigger_data("src", 1);
+  f.run();
+  m.disconnect("src", "kept");
+  f.run();
+  m.trigger_data("src", 2);
+  f.run();
+  CHECK(kept == std::vector<int>{1});
+  CHECK(other == std::vector<int>{1, 2});
+  CHECK(m.links().size() == 1);
+  // Reconnected, it receives again.
+  m.connect("src", "kept");
+  f.run();
+  m.trigger_data("src", 3);
+  f.run();
+  CHECK(kept == std::vector<int>{1, 3});
+}
+
+TEST_CASE("mesh: a node without links still processes, and its broadcasts are counted") {
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("alone", relay{}, {});
+  f.run();
+  for (int x = 0; x < 2500; ++x) m.trigger_data("alone", x);  // more than its window
+  f.run();
+  CHECK(m.figures("alone").in == 2500);
+  CHECK(m.figures("alone").unlinked == 2500);
+}
+
+TEST_CASE("mesh: bad calls get typed errors and the mesh keeps running") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("src", relay{}, {});
+  m.start_node("sink", recorder{}, &got);
+  m.start_node("text", to_text{}, {});
+  m.connect("src", "sink");
+  f.run();
+  CHECK(error_of([&] { m.start_node("src", relay{}, {}); }) == errc::duplicate_node);
+  CHECK(error_of([&] { m.connect("src", "nowhere"); }) == errc::unknown_node);
+  CHECK(error_of([&] { m.connect("nowhere", "src"); }) == errc::unknown_node);
+  CHECK(error_of([&] { m.trigger_data("nowhere", 1); }) == errc::unknown_node);
+  CHECK(error_of([&] { m.stop_node("nowhere"); }) == errc::unknown_node);
+  CHECK(error_of([&] { m.connect("src", "src"); }) == errc::self_connection);
+  CHECK(error_of([&] { m.connect("src", "sink"); }) == errc::already_connected);
+  CHECK(error_of([&] { m.connect("text", "sink"); }) == errc::type_mismatch);
+  CHECK(error_of([&] { m.trigger_data("src", std::string("x")); }) == errc::type_mismatch);
+  CHECK(error_of([&] { m.disconnect("sink", "src"); }) == errc::not_connected);
+  CHECK(error_of([&] {
+          m.connect("src", "text",
+                    {.select = selector<std::string>([](const auto&) { return true; })});
+        }) == errc::bad_options);
+  CHECK(error_of([&] { m.start_node("broken", bad_init{}, {}); }) == errc::start_failed);
+  CHECK(!m.contains("broken"));
+  m.trigger_data("src", 7);
+  f.run();
+  CHECK(got == std::vector<int>{7});
+}
+
+TEST_CASE("mesh: sending to a node that is not connected stops only the sender") {
+  std::vector<int> even, other;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("router", parity_router{}, {});
+  m.start_node(std::tuple{"sink", 0}, recorder{}, &even);
+  m.start_node("src", relay{}, {});
+  m.start_node("other", recorder{}, &other);
+  m.connect("router", std::tuple{"sink", 0});  // ("sink", 1) is never connected
+  m.connect("src", "other");
+  f.run();
+  const stage_ref router = m.stage_of("router");
+  m.trigger_data("router", 2);
+  m.trigger_data("router", 3);
+  f.run();
+  CHECK(even == std::vector<int>{2});
+  REQUIRE(router.exit_reason_if_exited().has_value());
+  CHECK(router.exit_reason_if_exited()->to_string().find("is not connected to node (sink, 1)") !=
+        std::string::npos);
+  CHECK(!m.contains("router"));
+  CHECK(m.stage_of(std::tuple{"sink", 0}).alive());
+  m.trigger_data("src", 5);
+  f.run();
+  CHECK(other == std::vector<int>{5});
+}
+
+TEST_CASE("mesh: logic that throws stops its node with the reason; the others go on") {
+  std::vector<int> got, side;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("unlucky", unlucky{}, {});
+  m.start_node("sink", recorder{}, &got);
+  m.start_node("side", relay{}, {});
+  m.start_node("side sink", recorder{}, &side);
+  m.connect("unlucky", "sink");
+  m.connect("side", "side sink");
+  f.run();
+  const stage_ref node = m.stage_of("unlucky");
+  m.trigger_data("unlucky", 12);
+  m.trigger_data("unlucky", 13);
+  f.run();
+  REQUIRE(node.exit_reason_if_exited().has_value());
+  CHECK(node.exit_reason_if_exited()->to_string().find("13 is unlucky") != std::string::npos);
+  CHECK(got == std::vector<int>{12});
+  CHECK(m.stage_of("sink").alive());  // its sender's exit does not stop it
+  CHECK(error_of([&] { m.trigger_data("unlucky", 1); }) == errc::unknown_node);
+  m.trigger_data("side", 1);
+  f.run();
+  CHECK(side == std::vector<int>{1});
+  // The id is free again.
+  m.start_node("unlucky", relay{}, {});
+  m.connect("unlucky", "sink");
+  f.run();
+  m.trigger_data("unlucky", 13);
+  f.run();
+  CHECK(got == std::vector<int>{12, 13});
+}
+
+TEST_CASE("mesh: process may return a reason to stop its node") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("guard", stops_on_negative{}, {});
+  m.start_node("sink", recorder{}, &got);
+  m.connect("guard", "sink");
+  f.run();
+  const stage_ref guard = m.stage_of("guard");
+  m.trigger_data("guard", 1);
+  m.trigger_data("guard", -1);
+  m.trigger_data("guard", 2);
+  f.run();
+  CHECK(got == std::vector<int>{1});
+  REQUIRE(guard.exit_reason_if_exited().has_value());
+  CHECK(guard.exit_reason_if_exited()->to_string().find("negative input") != std::string::npos);
+}
+
+TEST_CASE("mesh: try_trigger_data reports full once the inlet holds its capacity") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .max_demand = 2});
+  // Nothing has run: the node has not asked its inlet yet, so only the queue holds data.
+  CHECK(m.try_trigger_data("sink", 1) == trigger_status::accepted);
+  CHECK(m.try_trigger_data("sink", 2) == trigger_status::accepted);
+  CHECK(m.try_trigger_data("sink", 3) == trigger_status::accepted);
+  CHECK(m.try_trigger_data("sink", 4) == trigger_status::full);
+  f.run();
+  CHECK(got == std::vector<int>{1, 2, 3});
+  CHECK(m.try_trigger_data("sink", 4) == trigger_status::accepted);
+  f.run();
+  CHECK(got == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("mesh: trigger_data waits for room; on a deterministic runtime it runs the executor") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 2, .max_demand = 2});
+  for (int x = 0; x < 10; ++x) m.trigger_data("sink", x);  // full after 2: runs to make room
+  f.run();
+  CHECK(got == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+}
+
+TEST_CASE("mesh: async_trigger_data completes once the datum is accepted, in order") {
+  std::vector<int> got;
+  std::vector<int> accepted;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 1, .max_demand = 1});
+  for (int x = 0; x < 4; ++x) {
+    m.async_trigger_data("sink", x, [&accepted, x](std::error_code ec) {
+      CHECK(!ec);
+      accepted.push_back(x);
+    });
+  }
+  CHECK(accepted.empty());  // completions run on the executor, never inline
+  f.run();
+  CHECK(accepted == std::vector<int>{0, 1, 2, 3});
+  CHECK(got == std::vector<int>{0, 1, 2, 3});
+}
+
+TEST_CASE("mesh: async triggers still waiting fail with no_stage when their node stops") {
+  std::vector<std::error_code> results;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", threshold_filter{}, {{"threshold", 0}},
+               {.inlet_capacity = 1, .max_demand = 1});
+  auto record = [&](std::error_code ec) { results.push_back(ec); };
+  m.async_trigger_data("sink", 1, record);  // accepted: the inlet has room
+  m.async_trigger_data("sink", 2, record);  // waits: accepted at most when 1 is taken
+  m.async_trigger_data("sink", 3, record);  // waits behind 2, which the node never asks for
+  m.stop_node("sink");
+  f.run();
+  REQUIRE(results.size() == 3);  // each completes once
+  CHECK(!results[0]);
+  CHECK(results[2] == errc::no_stage);
+  CHECK(error_of([&] { m.async_trigger_data("sink", 3, record); }) == errc::unknown_node);
+}

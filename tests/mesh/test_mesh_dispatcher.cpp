@@ -1,0 +1,161 @@
+// The mesh dispatcher as pure policy: broadcasts reach every link at the pace of the slowest,
+// targeted events reach one link at its pace, order is kept, a late link never sees earlier
+// events, and what goes upstream stays within the smallest link demand.
+#include <datamesh/mesh/mesh_dispatcher.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+using namespace datamesh;
+
+namespace {
+
+using ev = mesh_event<int>;
+constexpr std::uint32_t all = ev::everyone;
+
+/// A dispatcher with its sends recorded per subscription, and helpers to make events.
+struct rig {
+  std::shared_ptr<mesh_sequence> seq = std::make_shared<mesh_sequence>();
+  mesh_dispatcher<int> d{mesh_dispatcher<int>::options{seq, 8}};
+  std::map<subscription_id, std::vector<int>> got;
+  std::size_t upstream = d.initial_demand();
+
+  std::size_t link(subscription_id id, std::uint32_t key, selector<int> s = {}) {
+    return d.subscribe(id, subscribe_options{.dispatch = mesh_link<int>{key, std::move(s)}});
+  }
+  /// Events as the node makes them: numbered in order.
+  ev make(int v, std::uint32_t to = all) { return ev{v, seq->next++, to}; }
+  /// Dispatches; returns the leftovers' values and adds what drain owes upstream.
+  std::vector<int> dispatch(std::vector<ev> events) {
+    d.dispatch(events, [&](subscription_id id, std::vector<ev>&& batch) {
+      for (auto& e : batch) got[id].push_back(e.data);
+    });
+    d.drain([](subscription_id, std::size_t) {}, [](std::any&&) {},
+            [&](std::size_t n) { upstream += n; });
+    std::vector<int> left;
+    for (auto& e : events) left.push_back(e.data);
+    return left;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mesh dispatcher: a node without links is given its unlinked window") {
+  rig r;
+  CHECK(r.upstream == 8);
+  CHECK(r.d.link_count() == 0);
+}
+
+TEST_CASE("mesh dispatcher: a broadcast reaches every link, at the pace of the slowest") {
+  rig r;
+  CHECK(r.link(1, 10) == 0);
+  CHECK(r.link(2, 20) == 0);
+  // Both have asked nothing yet, and the window already granted covers more than either asks.
+  CHECK(r.d.ask(1, 5) == 0);
+  CHECK(r.d.ask(2, 3) == 0);
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(4)}) == std::vector<int>{4});
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 3});
+  // The leftover waits for link 2; its ask releases it and, once the window is used, upstream
+  // demand follows the smaller link.
+  CHECK(r.dispatch({r.make(4)}) == std::vector<int>{4});
+  r.d.ask(2, 4);
+  CHECK(r.dispatch({r.make(4)}).empty());
+  CHECK(r.got[2] == std::vector<int>{1, 2, 3, 4});
+  CHECK(r.d.demand_of(10) == 1);
+  CHECK(r.d.demand_of(20) == 3);
+}
+
+TEST_CASE("mesh dispatcher: upstream demand is the smallest link demand less what is awaited") {
+  rig r;
+  r.link(1, 10);
+  r.dispatch({});  // spends nothing
+  r.d.ask(1, 20);
+  // 8 were granted while unlinked; link 1's 20 allow 12 more.
+  CHECK(r.d.waiting() == 20);
+  r.link(2, 20);
+  CHECK(r.d.ask(2, 30) == 0);  // the smaller link (20) bounds it
+  std::vector<ev> batch;
+  for (int i = 0; i < 20; ++i) batch.push_back(r.make(i));
+  const std::size_t before = r.upstream;
+  CHECK(r.dispatch(std::move(batch)).empty());
+  CHECK(r.upstream == before);  // link 1 has no demand left: nothing more upstream
+  CHECK(r.d.ask(1, 5) == 5);
+}
+
+TEST_CASE("mesh dispatcher: a targeted event reaches only its link, at that link's pace") {
+  rig r;
+  r.link(1, 10);
+  r.link(2, 20);
+  r.d.ask(1, 2);
+  r.d.ask(2, 10);
+  CHECK(r.dispatch({r.make(1, 20), r.make(2, 20), r.make(3, 10), r.make(4, 20)}).empty());
+  CHECK(r.got[1] == std::vector<int>{3});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 4});
+  // Link 1 has 1 demand left: a second and third event for it wait, in order, with those after.
+  CHECK(r.dispatch({r.make(5, 10), r.make(6, 10), r.make(7, 20)}) == std::vector<int>{6, 7});
+  CHECK(r.got[1] == std::vector<int>{3, 5});
+}
+
+TEST_CASE("mesh dispatcher: a link made after an event was made never receives it") {
+  rig r;
+  r.link(1, 10);
+  r.d.ask(1, 10);
+  ev early = r.make(1);  // made while only link 1 existed
+  r.link(2, 20);
+  r.d.ask(2, 10);
+  CHECK(r.dispatch({early, r.make(2)}).empty());
+  CHECK(r.got[1] == std::vector<int>{1, 2});
+  CHECK(r.got[2] == std::vector<int>{2});
+}
+
+TEST_CASE("mesh dispatcher: a selector filters the broadcasts a link receives, not its sends") {
+  rig r;
+  r.link(1, 10, [](const int& x) { return x % 2 == 0; });
+  r.link(2, 20);
+  r.d.ask(1, 10);
+  r.d.ask(2, 10);
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(5, 10)}).empty());
+  CHECK(r.got[1] == std::vector<int>{2, 5});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("mesh dispatcher: an event no link takes is dropped and counted, and asked again") {
+  rig r;
+  r.link(1, 10, [](const int&) { return false; });
+  r.d.ask(1, 10);
+  const std::size_t before = r.upstream;
+  CHECK(r.dispatch({r.make(1), r.make(2, 99)}).empty());
+  CHECK(r.d.dropped() == 2);
+  CHECK(r.got.empty());
+  CHECK(r.upstream == before + 2);  // link 1's demand is untouched: two more may come
+}
+
+TEST_CASE("mesh dispatcher: removing a link frees the others; the last gives the window back") {
+  rig r;
+  r.link(1, 10);
+  r.link(2, 20);
+  r.d.ask(1, 100);
+  r.d.ask(2, 10);
+  CHECK(r.d.waiting() == 10);
+  CHECK(r.d.cancel(2) == 90);  // link 1 alone now bounds it
+  std::vector<ev> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(r.make(i));
+  CHECK(r.dispatch(std::move(batch)).empty());
+  CHECK(r.d.cancel(1) == 8);  // no link: the unlinked window again
+}
+
+TEST_CASE("mesh dispatcher: a second link to the same node, or no mesh_link, is refused") {
+  rig r;
+  r.link(1, 10);
+  CHECK_THROWS_AS(r.link(2, 10), error);
+  CHECK_THROWS_AS(r.d.check_subscribe(subscribe_options{}), error);
+  CHECK_THROWS_AS(r.d.check_subscribe(subscribe_options{.dispatch = 3}), error);
+  CHECK_THROWS_AS(r.d.check_subscribe(subscribe_options{.dispatch = mesh_link<int>{all, {}}}),
+                  error);
+  CHECK(r.d.link_count() == 1);
+}
