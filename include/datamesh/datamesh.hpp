@@ -16,6 +16,11 @@
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/mesh/mesh.hpp>
+#include <datamesh/mesh/mesh_dispatcher.hpp>
+#include <datamesh/mesh/node.hpp>
+#include <datamesh/mesh/node_args.hpp>
+#include <datamesh/mesh/node_id.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/runtime/runtime.hpp>
@@ -28,8 +33,3 @@
 #include <datamesh/supervisor/dynamic_supervisor.hpp>
 #include <datamesh/supervisor/restart.hpp>
 #include <datamesh/supervisor/worker_slots.hpp>
-#include <datamesh/mesh/mesh.hpp>
-#include <datamesh/mesh/mesh_dispatcher.hpp>
-#include <datamesh/mesh/node.hpp>
-#include <datamesh/mesh/node_args.hpp>
-#include <datamesh/mesh/node_id.hpp>

@@ -229,6 +229,22 @@ TEST_CASE("mesh: a new link receives only what is broadcast after it was made") 
   CHECK(late == std::vector<int>{3});
 }
 
+TEST_CASE("mesh: connect returns once the link is in place, disconnect once it is gone") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("src", relay{}, {});
+  m.start_node("sink", recorder{}, &got);
+  // No run between the calls: connect itself settles the link (driving this executor).
+  m.connect("src", "sink");
+  m.trigger_data("src", 1);
+  f.run();
+  m.disconnect("src", "sink");
+  m.trigger_data("src", 2);
+  f.run();
+  CHECK(got == std::vector<int>{1});
+}
+
 TEST_CASE("mesh: a removed link receives nothing more and keeps what it received") {
   std::vector<int> kept, other;
   fixture f;
@@ -434,4 +450,17 @@ TEST_CASE("mesh: async triggers still waiting fail with no_stage when their node
   CHECK(!results[0]);
   CHECK(results[2] == errc::no_stage);
   CHECK(error_of([&] { m.async_trigger_data("sink", 3, record); }) == errc::unknown_node);
+}
+
+TEST_CASE("mesh: trigger_all hands a whole range over in order, waiting for room as needed") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .max_demand = 2});
+  std::vector<int> data{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  m.trigger_all<int>("sink", data);
+  f.run();
+  CHECK(got == data);
+  CHECK(error_of([&] { m.trigger_all<std::string>("sink", std::vector<std::string>{"x"}); }) ==
+        errc::type_mismatch);
 }

@@ -69,6 +69,15 @@ struct inlet_queue {
   std::deque<T> items;                           // accepted, not yet asked for
   std::deque<std::pair<T, completion>> waiting;  // asynchronous, not yet accepted
   bool closed = false;                           // the inlet stage has exited
+  // A wake is posted and the stage has not pulled since: later items need no wake of their own,
+  // so a burst of triggers costs the stage one message, not one each.
+  bool wake_pending = false;
+
+  /// Accepts `v`; true if the caller must wake the stage. Call with `mutex` held.
+  bool accept(T&& v) {
+    items.push_back(std::move(v));
+    return !std::exchange(wake_pending, true);
+  }
 };
 
 /// The message that tells the inlet stage its queue has items.
@@ -105,6 +114,7 @@ class inlet_stage {
     {
       std::lock_guard lock(queue_->mutex);
       auto& q = *queue_;
+      q.wake_pending = false;
       bool freed = false;
       for (;;) {
         while (demand_ > 0 && !q.items.empty()) {

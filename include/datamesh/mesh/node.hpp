@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <span>
 #include <type_traits>
@@ -60,6 +61,13 @@ struct node_counters {
   std::atomic<std::uint64_t> in{0};        // data processed
   std::atomic<std::uint64_t> out{0};       // data broadcast or sent
   std::atomic<std::uint64_t> unlinked{0};  // broadcasts made while no node was connected
+};
+
+/// What a link's subscription tells its sending node: the receiving node's id, and a promise
+/// kept once the sender has the link (so `mesh::connect` returns only then).
+struct link_note {
+  node_id target;
+  std::shared_ptr<std::promise<void>> linked;
 };
 
 /// The node's side of its links: which node each outgoing link reaches. Stage-owned.
@@ -260,8 +268,10 @@ class node_stage : public node_outbox<typename node_traits<L>::output_type> {
                         context<mesh_event<wire>>&) {
     if (peer != peer_role::consumer) return;
     const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
-    const auto* target = std::any_cast<node_id>(&opts.extra);
-    if (l != nullptr) links_.push_back({sub.id(), l->key, target ? *target : node_id()});
+    const auto* note = std::any_cast<link_note>(&opts.extra);
+    if (l == nullptr) return;
+    links_.push_back({sub.id(), l->key, note ? note->target : node_id()});
+    if (note && note->linked) note->linked->set_value();
   }
 
   void handle_cancel(const cancellation&, const subscription& sub, context<mesh_event<wire>>&) {
