@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 using namespace datamesh;
@@ -29,17 +30,29 @@ struct rig {
   }
   /// Events as the node makes them: numbered in order.
   ev make(int v, std::uint32_t to = all) { return ev{v, seq->next++, to}; }
-  /// Dispatches; returns the leftovers' values and adds what drain owes upstream.
-  std::vector<int> dispatch(std::vector<ev> events) {
-    d.dispatch(events, [&](subscription_id id, std::vector<ev>&& batch) {
-      for (auto& e : batch) got[id].push_back(e.data);
-    });
-    d.drain([](subscription_id, std::size_t) {}, [](std::any&&) {},
-            [&](std::size_t n) { upstream += n; });
-    std::vector<int> left;
-    for (auto& e : events) left.push_back(e.data);
-    return left;
+  void record(subscription_id id, std::vector<ev>&& batch) {
+    for (auto& e : batch) got[id].push_back(e.data);
   }
+  /// Dispatches; returns how many events are held, and adds what drain owes upstream.
+  std::size_t dispatch(std::vector<ev> events) {
+    d.dispatch(events, [&](subscription_id id, std::vector<ev>&& b) { record(id, std::move(b)); });
+    CHECK(events.empty());  // the dispatcher takes every event
+    drain();
+    return d.queued();
+  }
+  /// An ask that may release held events.
+  std::size_t ask(subscription_id id, std::size_t n) {
+    const std::size_t up =
+        d.ask(id, n, [&](subscription_id to, std::vector<ev>&& b) { record(to, std::move(b)); });
+    drain();
+    return up;
+  }
+  void drain() {
+    d.drain([](subscription_id, std::size_t) {},
+            [&](std::any&& msg) { infos.push_back(std::any_cast<std::string>(msg)); },
+            [&](std::size_t n) { upstream += n; });
+  }
+  std::vector<std::string> infos;
 };
 
 }  // namespace
@@ -57,14 +70,13 @@ TEST_CASE("mesh dispatcher: a broadcast reaches every link, at the pace of the s
   // Both have asked nothing yet, and the window already granted covers more than either asks.
   CHECK(r.d.ask(1, 5) == 0);
   CHECK(r.d.ask(2, 3) == 0);
-  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(4)}) == std::vector<int>{4});
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(4)}) == 1);
   CHECK(r.got[1] == std::vector<int>{1, 2, 3});
   CHECK(r.got[2] == std::vector<int>{1, 2, 3});
-  // The leftover waits for link 2; its ask releases it and, once the window is used, upstream
-  // demand follows the smaller link.
-  CHECK(r.dispatch({r.make(4)}) == std::vector<int>{4});
-  r.d.ask(2, 4);
-  CHECK(r.dispatch({r.make(4)}).empty());
+  // 4 is held for link 2; its ask releases it.
+  r.ask(2, 4);
+  CHECK(r.d.queued() == 0);
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3, 4});
   CHECK(r.got[2] == std::vector<int>{1, 2, 3, 4});
   CHECK(r.d.demand_of(10) == 1);
   CHECK(r.d.demand_of(20) == 3);
@@ -82,7 +94,7 @@ TEST_CASE("mesh dispatcher: upstream demand is the smallest link demand less wha
   std::vector<ev> batch;
   for (int i = 0; i < 20; ++i) batch.push_back(r.make(i));
   const std::size_t before = r.upstream;
-  CHECK(r.dispatch(std::move(batch)).empty());
+  CHECK(r.dispatch(std::move(batch)) == 0);
   CHECK(r.upstream == before);  // link 1 has no demand left: nothing more upstream
   CHECK(r.d.ask(1, 5) == 5);
 }
@@ -93,12 +105,17 @@ TEST_CASE("mesh dispatcher: a targeted event reaches only its link, at that link
   r.link(2, 20);
   r.d.ask(1, 2);
   r.d.ask(2, 10);
-  CHECK(r.dispatch({r.make(1, 20), r.make(2, 20), r.make(3, 10), r.make(4, 20)}).empty());
+  CHECK(r.dispatch({r.make(1, 20), r.make(2, 20), r.make(3, 10), r.make(4, 20)}) == 0);
   CHECK(r.got[1] == std::vector<int>{3});
   CHECK(r.got[2] == std::vector<int>{1, 2, 4});
-  // Link 1 has 1 demand left: a second and third event for it wait, in order, with those after.
-  CHECK(r.dispatch({r.make(5, 10), r.make(6, 10), r.make(7, 20)}) == std::vector<int>{6, 7});
+  // Link 1 has 1 demand left: a second event for it is held, and so is the one after it, even
+  // though link 2 has demand (order is kept).
+  CHECK(r.dispatch({r.make(5, 10), r.make(6, 10), r.make(7, 20)}) == 2);
   CHECK(r.got[1] == std::vector<int>{3, 5});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 4});
+  r.ask(1, 1);
+  CHECK(r.got[1] == std::vector<int>{3, 5, 6});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 4, 7});
 }
 
 TEST_CASE("mesh dispatcher: a link made after an event was made never receives it") {
@@ -108,7 +125,7 @@ TEST_CASE("mesh dispatcher: a link made after an event was made never receives i
   ev early = r.make(1);  // made while only link 1 existed
   r.link(2, 20);
   r.d.ask(2, 10);
-  CHECK(r.dispatch({early, r.make(2)}).empty());
+  CHECK(r.dispatch({early, r.make(2)}) == 0);
   CHECK(r.got[1] == std::vector<int>{1, 2});
   CHECK(r.got[2] == std::vector<int>{2});
 }
@@ -119,7 +136,7 @@ TEST_CASE("mesh dispatcher: a selector filters the broadcasts a link receives, n
   r.link(2, 20);
   r.d.ask(1, 10);
   r.d.ask(2, 10);
-  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(5, 10)}).empty());
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(5, 10)}) == 0);
   CHECK(r.got[1] == std::vector<int>{2, 5});
   CHECK(r.got[2] == std::vector<int>{1, 2, 3});
 }
@@ -129,7 +146,7 @@ TEST_CASE("mesh dispatcher: an event no link takes is dropped and counted, and a
   r.link(1, 10, [](const int&) { return false; });
   r.d.ask(1, 10);
   const std::size_t before = r.upstream;
-  CHECK(r.dispatch({r.make(1), r.make(2, 99)}).empty());
+  CHECK(r.dispatch({r.make(1), r.make(2, 99)}) == 0);
   CHECK(r.d.dropped() == 2);
   CHECK(r.got.empty());
   CHECK(r.upstream == before + 2);  // link 1's demand is untouched: two more may come
@@ -145,7 +162,7 @@ TEST_CASE("mesh dispatcher: removing a link frees the others; the last gives the
   CHECK(r.d.cancel(2) == 90);  // link 1 alone now bounds it
   std::vector<ev> batch;
   for (int i = 0; i < 100; ++i) batch.push_back(r.make(i));
-  CHECK(r.dispatch(std::move(batch)).empty());
+  CHECK(r.dispatch(std::move(batch)) == 0);
   CHECK(r.d.cancel(1) == 8);  // no link: the unlinked window again
 }
 
@@ -158,4 +175,18 @@ TEST_CASE("mesh dispatcher: a second link to the same node, or no mesh_link, is 
   CHECK_THROWS_AS(r.d.check_subscribe(subscribe_options{.dispatch = mesh_link<int>{all, {}}}),
                   error);
   CHECK(r.d.link_count() == 1);
+}
+
+TEST_CASE("mesh dispatcher: an info waits for the events held before it") {
+  rig r;
+  r.link(1, 10);
+  r.ask(1, 1);
+  CHECK(r.dispatch({r.make(1), r.make(2)}) == 1);
+  r.d.info(std::string("after 2"),
+           [&](std::any&& m) { r.infos.push_back(std::any_cast<std::string>(m)); });
+  r.drain();
+  CHECK(r.infos.empty());
+  r.ask(1, 1);
+  CHECK(r.got[1] == std::vector<int>{1, 2});
+  CHECK(r.infos == std::vector<std::string>{"after 2"});
 }

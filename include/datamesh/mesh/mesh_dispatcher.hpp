@@ -8,12 +8,12 @@
 /// subscribes with a `mesh_link<T>` in `subscribe_options::dispatch`: its key, and an optional
 /// selector that filters the broadcasts it receives (an event sent to it by key always arrives).
 ///
-/// Demand: an event is dispatched only when every one of its targets has demand for it; the
-/// first event that cannot go stays, with all after it, as the producer's leftovers (in order,
-/// in its buffer) until the target asks again. What goes upstream keeps the events in flight
-/// within the smallest demand of any link, so nothing queues without bound (a broadcast node
-/// runs at the pace of its slowest link). A node without links is given `unlinked_window`
-/// events of demand, so that it keeps processing what it receives (its broadcasts go nowhere).
+/// Demand: an event is sent only when every one of its targets has demand for it; the first
+/// event that cannot go is held, with all after it, in order, until the target asks again.
+/// What goes upstream keeps the events awaited and held within the smallest demand of any link,
+/// so nothing queues without bound (a broadcast node runs at the pace of its slowest link). A node
+/// without links is given `unlinked_window` events of demand, so that it keeps processing what it
+/// receives (its broadcasts go nowhere).
 ///
 /// A link made after an event was made never receives it: a link records the sequence number
 /// current when it was made, and events numbered before it skip that link.
@@ -29,6 +29,8 @@
 #include <any>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <typeinfo>
@@ -108,44 +110,53 @@ class mesh_dispatcher {
     return top_up();
   }
 
+  /// The demand dispatcher's form, for callers without a `send`: held events wait for the next
+  /// call that can send.
   std::size_t ask(subscription_id id, std::size_t n) {
-    for (auto& s : slots_) {
-      if (s.id == id) {
-        s.demand += n;
-        return top_up();
-      }
-    }
-    return 0;
+    auto ignore = [](subscription_id, std::vector<event>&&) {};
+    return ask_impl(id, n, ignore, false);
   }
 
-  /// Sends, in order, every event whose targets all have demand; stops at the first that
-  /// cannot go and leaves it and the rest in `events`.
+  /// Adds demand to a link and sends what it releases from the held events.
+  template <class Send>
+  std::size_t ask(subscription_id id, std::size_t n, Send&& send) {
+    return ask_impl(id, n, send, true);
+  }
+
+  /// Takes every event: sends, in order, each whose targets all have demand, and holds the rest
+  /// from the first that cannot go (never handing leftovers back, which the producer would send
+  /// after events it makes later).
   template <class Send>
   void dispatch(std::vector<event>& events, Send&& send) {
-    std::size_t done = 0;
-    for (auto& e : events) {
-      if (!route(e)) break;
-      ++done;
-    }
-    events.erase(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(done));
-    waiting_ -= std::min(waiting_, done);
-    for (auto& s : slots_) {
-      if (!s.batch.empty()) send(s.id, std::exchange(s.batch, {}));
-    }
+    waiting_ -= std::min(waiting_, events.size());
+    held_.insert(held_.end(), std::make_move_iterator(events.begin()),
+                 std::make_move_iterator(events.end()));
+    events.clear();
+    flush(send);
     owed_ += top_up();
   }
 
-  /// This dispatcher holds no events: an info goes out at once (the producer's buffer keeps
-  /// it behind any leftovers).
+  /// Delivered once every event held now has gone.
   template <class Info, class Deliver>
   void info(Info&& msg, Deliver&& deliver) {
-    deliver(std::any(std::forward<Info>(msg)));
+    if (held_.empty()) {
+      deliver(std::any(std::forward<Info>(msg)));
+      return;
+    }
+    infos_.emplace_back(popped_ + held_.size(), std::any(std::forward<Info>(msg)));
   }
 
   template <class Reask, class Deliver, class Serve>
-  void drain(Reask&&, Deliver&&, Serve&& serve) {
+  void drain(Reask&&, Deliver&& deliver, Serve&& serve) {
     if (owed_ > 0) serve(std::exchange(owed_, 0));
+    while (!infos_.empty() && infos_.front().first <= popped_) {
+      deliver(std::move(infos_.front().second));
+      infos_.pop_front();
+    }
   }
+
+  /// Events held for a link without demand.
+  std::size_t queued() const noexcept { return held_.size(); }
 
   /// Events that reached no link (a broadcast with none selecting it, a link gone meanwhile).
   std::uint64_t dropped() const noexcept { return dropped_; }
@@ -190,6 +201,33 @@ class mesh_dispatcher {
     return !s.select || s.select(e.data);
   }
 
+  template <class Send>
+  std::size_t ask_impl(subscription_id id, std::size_t n, Send& send, bool can_send) {
+    for (auto& s : slots_) {
+      if (s.id == id) {
+        s.demand += n;
+        if (can_send) flush(send);
+        return top_up();
+      }
+    }
+    return 0;
+  }
+
+  // Sends held events from the front while every target of each has demand.
+  template <class Send>
+  void flush(Send& send) {
+    std::size_t done = 0;
+    for (auto& e : held_) {
+      if (!route(e)) break;
+      ++done;
+    }
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
+    popped_ += done;
+    for (auto& s : slots_) {
+      if (!s.batch.empty()) send(s.id, std::exchange(s.batch, {}));
+    }
+  }
+
   // Puts `e` in its targets' batches if every target has demand; false if one has none.
   bool route(event& e) {
     bool any = false;
@@ -213,17 +251,18 @@ class mesh_dispatcher {
     return true;
   }
 
-  // The demand to pass upstream now: events in flight stay within the smallest link demand,
-  // or within the unlinked window when there is no link.
+  // The demand to pass upstream now: what is awaited and held stays within the smallest link
+  // demand (each held event may need every link), or within the unlinked window.
   std::size_t top_up() {
     std::size_t room = opts_.unlinked_window;
     if (!slots_.empty()) {
       room = std::numeric_limits<std::size_t>::max();
       for (const auto& s : slots_) room = std::min(room, s.demand);
     }
-    if (room <= waiting_) return 0;
-    const std::size_t more = room - waiting_;
-    waiting_ = room;
+    const std::size_t busy = waiting_ + held_.size();
+    if (room <= busy) return 0;
+    const std::size_t more = room - busy;
+    waiting_ += more;
     return more;
   }
 
@@ -232,6 +271,9 @@ class mesh_dispatcher {
   std::size_t waiting_ = 0;  // demand passed upstream, not yet dispatched
   std::size_t owed_ = 0;     // demand to pass upstream after a dispatch, handed over by `drain`
   std::uint64_t dropped_ = 0;
+  std::deque<event> held_;    // events from the first that a target without demand holds back
+  std::uint64_t popped_ = 0;  // events that ever left held_: info positions are absolute
+  std::deque<std::pair<std::uint64_t, std::any>> infos_;  // (position, info), in order
 };
 
 static_assert(dispatcher_for<mesh_dispatcher<int>, mesh_event<int>>);
