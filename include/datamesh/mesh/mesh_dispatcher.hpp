@@ -129,10 +129,19 @@ class mesh_dispatcher {
   template <class Send>
   void dispatch(std::vector<event>& events, Send&& send) {
     waiting_ -= std::min(waiting_, events.size());
-    held_.insert(held_.end(), std::make_move_iterator(events.begin()),
-                 std::make_move_iterator(events.end()));
+    if (held_.empty()) {
+      // The common case: route straight from the batch; only what cannot go is held.
+      const std::size_t done = route_front(events);
+      held_.insert(held_.end(),
+                   std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(done)),
+                   std::make_move_iterator(events.end()));
+      send_batches(send);
+    } else {  // behind held events: keep the order
+      held_.insert(held_.end(), std::make_move_iterator(events.begin()),
+                   std::make_move_iterator(events.end()));
+      flush(send);
+    }
     events.clear();
-    flush(send);
     owed_ += top_up();
   }
 
@@ -216,13 +225,25 @@ class mesh_dispatcher {
   // Sends held events from the front while every target of each has demand.
   template <class Send>
   void flush(Send& send) {
+    const std::size_t done = route_front(held_);
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
+    send_batches(send);
+  }
+
+  // Routes events from the front of `events` while each can go; returns how many went.
+  template <class Events>
+  std::size_t route_front(Events& events) {
     std::size_t done = 0;
-    for (auto& e : held_) {
+    for (auto& e : events) {
       if (!route(e)) break;
       ++done;
     }
-    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
     popped_ += done;
+    return done;
+  }
+
+  template <class Send>
+  void send_batches(Send& send) {
     for (auto& s : slots_) {
       if (!s.batch.empty()) send(s.id, std::exchange(s.batch, {}));
     }
