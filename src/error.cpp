@@ -44,6 +44,8 @@ const char* to_string(errc e) noexcept {
       return "self_connection";
     case errc::already_connected:
       return "already_connected";
+    case errc::bad_description:
+      return "bad_description";
   }
   return "unknown";
 }

@@ -56,6 +56,8 @@ enum class errc {
   self_connection,
   /// The two nodes are already connected in that direction.
   already_connected,
+  /// A mesh description (struct or text) is malformed or names a logic no catalog holds.
+  bad_description,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

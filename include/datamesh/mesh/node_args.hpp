@@ -44,6 +44,12 @@ class node_args {
   bool contains(const std::string& name) const { return values_.contains(name); }
   std::size_t size() const noexcept { return values_.size(); }
 
+  /// Sets argument `name` (e.g. while reading a description), replacing any before.
+  void set(std::string name, value v) { values_.insert_or_assign(std::move(name), std::move(v)); }
+  /// The arguments as (name, value) pairs, ordered by name.
+  auto begin() const noexcept { return values_.begin(); }
+  auto end() const noexcept { return values_.end(); }
+
   /// The argument `name` as a `T`: an integer converts to a floating-point `T`, nothing else
   /// converts.
   /// @throws datamesh::error `bad_options` naming the argument when it is missing or of another
