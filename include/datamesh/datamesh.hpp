@@ -16,11 +16,13 @@
 #include <datamesh/function_stage.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/mesh/description.hpp>
 #include <datamesh/mesh/mesh.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node.hpp>
 #include <datamesh/mesh/node_args.hpp>
 #include <datamesh/mesh/node_id.hpp>
+#include <datamesh/mesh/snapshot.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/runtime/runtime.hpp>

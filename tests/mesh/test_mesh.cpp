@@ -11,50 +11,13 @@
 #include <vector>
 
 #include "support/harness.hpp"
+#include "support/mesh.hpp"
 
 using namespace datamesh;
 using dmtest::fixture;
+using namespace dmtest::mesh_logic;
 
 namespace {
-
-struct empty_state {};
-
-/// Broadcasts what it receives.
-struct relay {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
-    ctx.broadcast(x);
-    return s;
-  }
-};
-
-/// Passes on values at or above its "threshold" argument, counting them in its state.
-struct threshold_filter {
-  struct state {
-    int threshold;
-    int passed = 0;
-  };
-  state init(const node_args& a) { return {a.get<int>("threshold")}; }
-  state process(const int& x, state s, node_context<int>& ctx) {
-    if (x >= s.threshold) {
-      ctx.broadcast(x);
-      ++s.passed;
-    }
-    return s;
-  }
-};
-
-/// A sink recording what it receives; its typed argument is where to record.
-struct recorder {
-  struct state {
-    std::vector<int>* out;
-  };
-  state init(std::vector<int>* out) { return {out}; }
-  state process(const int& x, state s, node_context<void>&) {
-    s.out->push_back(x);
-    return s;
-  }
-};
 
 /// Sums what it receives and broadcasts the running total.
 struct summer {
@@ -90,15 +53,6 @@ struct stops_on_negative {
   node_result<empty_state> process(const int& x, empty_state s, node_context<int>& ctx) {
     if (x < 0) return exit_reason::error("negative input");
     ctx.broadcast(x);
-    return s;
-  }
-};
-
-/// Turns ints into strings: its output does not fit an int node's input.
-struct to_text {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<std::string>& ctx) {
-    ctx.broadcast(std::to_string(x));
     return s;
   }
 };
@@ -289,7 +243,7 @@ TEST_CASE("mesh: bad calls get typed errors and the mesh keeps running") {
   mesh m(f.rt);
   m.start_node("src", relay{}, {});
   m.start_node("sink", recorder{}, &got);
-  m.start_node("text", to_text{}, {});
+  m.start_node("text", stringify{}, {});
   m.connect("src", "sink");
   f.run();
   CHECK(error_of([&] { m.start_node("src", relay{}, {}); }) == errc::duplicate_node);
@@ -463,4 +417,160 @@ TEST_CASE("mesh: trigger_all hands a whole range over in order, waiting for room
   CHECK(got == data);
   CHECK(error_of([&] { m.trigger_all<std::string>("sink", std::vector<std::string>{"x"}); }) ==
         errc::type_mismatch);
+}
+
+// -- supervised nodes ---
+
+namespace {
+
+/// Broadcasts how many data it has seen since its state was made; throws on 13. Its typed
+/// argument counts the states made (one per start).
+struct flaky {
+  struct state {
+    int* inits;
+    int seen = 0;
+  };
+  state init(int* inits) {
+    ++*inits;
+    return {inits};
+  }
+  state process(const int& x, state s, node_context<int>& ctx) {
+    ++s.seen;
+    if (x == 13) throw std::runtime_error("13 is unlucky");
+    ctx.broadcast(s.seen);
+    return s;
+  }
+};
+
+/// Stops normally on 0, with an error on a negative value; passes the rest on.
+struct stopper {
+  empty_state init(const node_args&) { return {}; }
+  node_result<empty_state> process(const int& x, empty_state s, node_context<int>& ctx) {
+    if (x < 0) return exit_reason::error("negative input");
+    if (x == 0) ctx.stop();
+    ctx.broadcast(x);
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mesh: a supervised node that throws restarts with a new state, its links remade") {
+  std::vector<int> got;
+  int inits = 0;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("source", relay{}, {});
+  m.start_node("flaky", flaky{}, &inits, {.restart = restart_type::permanent});
+  m.start_node("sink", recorder{}, &got);
+  m.connect("source", "flaky");  // remade when flaky restarts: a link into it
+  m.connect("flaky", "sink");    // and a link out of it
+  for (int x : {1, 2, 13, 4, 5}) {
+    m.trigger_data("source", x);
+    f.run();
+  }
+  CHECK(got == std::vector<int>{1, 2, 1, 2});  // the count starts again after the restart
+  CHECK(inits == 2);
+  CHECK(m.figures("flaky").restarts == 1);
+  CHECK(m.contains("flaky"));
+  CHECK(m.links().size() == 2);
+  CHECK(f.logged("13 is unlucky"));
+}
+
+TEST_CASE("mesh: data waiting in a supervised node's inlet reach it after its restart") {
+  std::vector<int> got;
+  int inits = 0;
+  fixture f;
+  mesh m(f.rt);
+  // Demand 1: the node holds one datum at a time, the others wait in its inlet.
+  m.start_node("flaky", flaky{}, &inits, {.max_demand = 1, .restart = restart_type::transient});
+  m.start_node("sink", recorder{}, &got);
+  m.connect("flaky", "sink");
+  for (int x : {1, 13, 3, 4}) m.trigger_data("flaky", x);
+  f.run();
+  CHECK(got == std::vector<int>{1, 1, 2});  // 13 is lost with the state that threw on it
+  CHECK(m.figures("flaky").restarts == 1);
+}
+
+TEST_CASE("mesh: restart types decide which exits restart a supervised node") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  SUBCASE("transient: an error restarts it, a normal stop does not") {
+    m.start_node("s", stopper{}, {}, {.restart = restart_type::transient});
+    m.trigger_data("s", -1);
+    f.run();
+    CHECK(m.contains("s"));
+    CHECK(m.figures("s").restarts == 1);
+    m.trigger_data("s", 0);
+    f.run();
+    CHECK_FALSE(m.contains("s"));
+  }
+  SUBCASE("permanent: a normal stop restarts it too") {
+    m.start_node("s", stopper{}, {}, {.restart = restart_type::permanent});
+    m.trigger_data("s", 0);
+    f.run();
+    CHECK(m.contains("s"));
+    CHECK(m.figures("s").restarts == 1);
+  }
+  SUBCASE("temporary: nothing restarts it") {
+    m.start_node("s", stopper{}, {}, {.restart = restart_type::temporary});
+    m.trigger_data("s", -1);
+    f.run();
+    CHECK_FALSE(m.contains("s"));
+    CHECK(error_of([&] { m.trigger_data("s", 1); }) == errc::unknown_node);
+  }
+}
+
+TEST_CASE("mesh: too many restarts give a supervised node up; the other nodes go on") {
+  std::vector<int> got;
+  int inits = 0;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("flaky", flaky{}, &inits,
+               {.restart = restart_type::permanent, .intensity = {.max_restarts = 2}});
+  m.start_node("source", relay{}, {});
+  m.start_node("sink", recorder{}, &got);
+  m.connect("source", "sink");
+  for (int i = 0; i < 2; ++i) {
+    m.trigger_data("flaky", 13);
+    f.run();
+    CHECK(m.contains("flaky"));
+  }
+  m.trigger_data("flaky", 13);  // the third restart within the window is one too many
+  f.run();
+  CHECK_FALSE(m.contains("flaky"));
+  CHECK(inits == 3);
+  m.trigger_data("source", 7);
+  f.run();
+  CHECK(got == std::vector<int>{7});
+}
+
+TEST_CASE("mesh: stop_node stops a supervised node for good, and frees its id") {
+  int inits = 0;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("flaky", flaky{}, &inits, {.restart = restart_type::permanent});
+  f.run();
+  m.stop_node("flaky");
+  f.run();
+  CHECK_FALSE(m.contains("flaky"));
+  CHECK(inits == 1);
+  m.start_node("flaky", flaky{}, &inits, {.restart = restart_type::permanent});
+  CHECK(m.contains("flaky"));
+}
+
+TEST_CASE("mesh: a supervised node whose init fails is not started, with start_failed") {
+  fixture f;
+  mesh m(f.rt);
+  CHECK(error_of([&] {
+          m.start_node("bad", bad_init{}, {}, {.restart = restart_type::permanent});
+        }) == errc::start_failed);
+  CHECK_FALSE(m.contains("bad"));
+  CHECK(error_of([&] {
+          m.start_node("s", stopper{}, {},
+                       {.restart = restart_type::permanent, .intensity = {.max_seconds = {}}});
+        }) == errc::bad_options);
+  m.start_node("bad", relay{}, {});  // the id is free
+  CHECK(m.contains("bad"));
 }

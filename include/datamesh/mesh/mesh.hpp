@@ -27,8 +27,11 @@
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node.hpp>
 #include <datamesh/mesh/node_id.hpp>
+#include <datamesh/mesh/snapshot.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/subscription.hpp>
+#include <datamesh/supervisor/dynamic_supervisor.hpp>
+#include <datamesh/supervisor/restart.hpp>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/core/demangle.hpp>
@@ -59,6 +62,15 @@ struct node_options {
   std::size_t inlet_capacity = 1000;
   /// The inlet link's demand.
   std::size_t max_demand = 1000;
+  /// Supervise the node and restart it by this policy: a restart makes a new state with
+  /// `init(args)` and keeps the id, the inlet (and what waits in it) and the links. What the
+  /// node had received and not processed is lost. Empty: unsupervised; a node that stops stays
+  /// stopped.
+  std::optional<restart_type> restart{};
+  /// More restarts than this within its window and the node is given up (OTP's intensity).
+  restart_intensity_options intensity{};
+  /// How the supervisor stops a supervised node.
+  shutdown_policy shutdown = shutdown_policy::after(std::chrono::seconds(5));
 };
 
 /// Options of one link.
@@ -73,11 +85,96 @@ struct link_options {
 /// The answer of `try_trigger_data`.
 enum class trigger_status { accepted, full };
 
+namespace detail {
+
+/// One node as the mesh's registry keeps it.
+struct mesh_node {
+  node_id id;
+  std::uint32_t key = 0;  // its link key in its senders' dispatchers
+  std::type_index input = typeid(void);
+  std::type_index output = typeid(void);
+  stage_ref inlet;
+  std::shared_ptr<void> inlet_queue;  // detail::inlet_queue<In>
+  std::function<std::size_t()> inlet_depth;
+  std::function<std::any(std::uint32_t, const std::any&, const node_id&,
+                         std::shared_ptr<link_gauge>)>
+      make_link;
+  std::shared_ptr<node_counters> counters;
+  std::optional<dynamic_supervisor> supervisor;  // supervised nodes only
+  /// Stopped for good (a supervised node between restarts is not).
+  std::atomic<bool> gone{false};
+  /// The stage running it now; empty while it starts. Guarded by the registry's mutex.
+  stage_ref stage;
+
+  /// Whether it runs, or a supervisor will restart it. Call with the registry's mutex held.
+  bool live() const {
+    return !gone.load(std::memory_order_acquire) && stage && (supervisor || stage.alive());
+  }
+  /// Marks it stopped for good; its inlet goes with it. Thread-safe, idempotent.
+  void finish() {
+    if (gone.exchange(true)) return;
+    if (inlet.alive()) datamesh::stop(inlet, exit_reason::shutdown());
+  }
+};
+
+/// One link as the registry keeps it: enough to make it again when either end restarts.
+struct mesh_link_entry {
+  subscription sub;
+  link_options opts;
+  std::shared_ptr<link_gauge> gauge;
+};
+
+struct node_pair_hash {
+  std::size_t operator()(const std::pair<node_id, node_id>& p) const noexcept {
+    return p.first.hash() * 31 + p.second.hash();
+  }
+};
+
+/// What the mesh and its supervisors' restart functions share, so a restart that races the
+/// mesh's destruction finds it gone rather than dangling.
+///
+/// Thread safety: `mutex` guards `nodes`, `links`, `next_key` and each node's `stage`.
+struct mesh_registry {
+  std::mutex mutex;
+  std::unordered_map<node_id, std::shared_ptr<mesh_node>> nodes;
+  std::unordered_map<std::pair<node_id, node_id>, mesh_link_entry, node_pair_hash> links;
+  std::uint32_t next_key = 1;
+
+  /// Subscribes `to` to `from` for link `le`; the new subscription. Call with `mutex` held.
+  static subscription link(const mesh_node& from, const mesh_node& to, const mesh_link_entry& le,
+                           std::shared_ptr<std::promise<void>> linked) {
+    subscribe_options so{.max_demand = le.opts.max_demand,
+                         .min_demand = le.opts.min_demand,
+                         .cancel = cancel_mode::temporary,
+                         .dispatch = from.make_link(to.key, le.opts.select, from.id, le.gauge),
+                         .extra = link_note{to.id, std::move(linked)}};
+    return detail::subscribe(to.stage, from.stage, std::move(so));
+  }
+
+  /// Makes again every link of `n`, which has just restarted, whose other end runs (one that
+  /// is restarting too relinks when it is back). Call with `mutex` held.
+  void relink(const mesh_node& n) {
+    for (auto& [k, le] : links) {
+      if (k.first != n.id && k.second != n.id) continue;
+      auto f = nodes.find(k.first);
+      auto t = nodes.find(k.second);
+      if (f == nodes.end() || t == nodes.end()) continue;
+      if (!f->second->stage.alive() || !t->second->stage.alive()) continue;
+      try {
+        le.sub = link(*f->second, *t->second, le, nullptr);
+      } catch (const error&) {  // an end stopped meanwhile: its own exit settles the link
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
 /// Thread safety: every member is thread-safe. `trigger_data` blocks; never call it from a node's
 /// own `process` (that would wait on the thread that must make room).
 class mesh {
  public:
-  explicit mesh(runtime& rt) : rt_(&rt) {}
+  explicit mesh(runtime& rt) : rt_(&rt), reg_(std::make_shared<detail::mesh_registry>()) {}
   /// Stops every node still running.
   ~mesh() {
     for (const auto& id : nodes()) {
@@ -90,7 +187,8 @@ class mesh {
   mesh(const mesh&) = delete;
   mesh& operator=(const mesh&) = delete;
 
-  /// Starts node `id` running `logic`, its state made by `logic.init(args)`.
+  /// Starts node `id` running `logic`, its state made by `logic.init(args)`; with
+  /// `opts.restart`, under a supervisor of its own.
   /// @throws datamesh::error `duplicate_node`, `start_failed` (init threw), `bad_options`.
   template <node_logic L>
   stage_ref start_node(node_id id, L logic, const typename node_traits<L>::args_type& args,
@@ -104,39 +202,18 @@ class mesh {
                                          ": inlet_capacity and max_demand must "
                                          "be at least 1");
     }
-    std::unique_lock lock(mutex_);
-    if (auto it = nodes_.find(id); it != nodes_.end()) {
-      if (it->second->stage.alive()) {
-        throw error(errc::duplicate_node, "a node " + id.str() + " is already running");
-      }
-      forget(id);  // it stopped: the id is free again
+    if (opts.restart) {
+      opts.intensity.validate();
+      opts.shutdown.validate();
     }
-    auto e = std::make_shared<entry>();
-    e->id = id;
-    e->key = next_key_++;
-    e->input = typeid(in_t);
-    e->output = typeid(wire);
-    e->counters = std::make_shared<detail::node_counters>();
-    auto seq = std::make_shared<mesh_sequence>();
-    stage_options so;
-    so.dispatcher_options = typename mesh_dispatcher<wire>::options{seq};
-    try {
-      e->stage =
-          rt_->start<detail::node_stage<L>>(so, id, std::move(logic), args, seq, e->counters);
-    } catch (const error& err) {
-      if (err.code() != errc::start_failed) throw;
-      throw error(errc::start_failed, "node " + id.str() + " failed to start: " + err.what());
-    }
-    auto q = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
-    e->inlet_queue = q;
-    e->inlet = rt_->start<detail::inlet_stage<in_t, mesh_event<in_t>>>(
-        q, std::function<mesh_event<in_t>(in_t &&)>([](in_t&& v) {
-          return mesh_event<in_t>{std::move(v), 0, 0};
-        }));
-    detail::subscribe(e->stage, e->inlet,
-                      {.max_demand = opts.max_demand, .cancel = cancel_mode::temporary});
-    e->make_link = [](std::uint32_t key, const std::any& select, const node_id& from) {
-      mesh_link<wire> l{key, {}};
+    auto n = std::make_shared<detail::mesh_node>();
+    n->id = id;
+    n->input = typeid(in_t);
+    n->output = typeid(wire);
+    n->counters = std::make_shared<detail::node_counters>();
+    n->make_link = [](std::uint32_t key, const std::any& select, const node_id& from,
+                      std::shared_ptr<link_gauge> gauge) {
+      mesh_link<wire> l{key, {}, std::move(gauge)};
       if (select.has_value()) {
         const auto* s = std::any_cast<selector<wire>>(&select);
         if (s == nullptr) {
@@ -147,27 +224,68 @@ class mesh {
       }
       return std::any(std::move(l));
     };
-    nodes_.emplace(id, e);
-    lock.unlock();
-    // The inlet goes with its node.
-    e->stage.on_exit([inlet = e->inlet](const exit_reason&) {
-      if (inlet.alive()) datamesh::stop(inlet, exit_reason::shutdown());
-    });
-    return e->stage;
+    {  // reserve the id: an entry without a stage is not live, but blocks a duplicate
+      std::lock_guard lock(reg_->mutex);
+      if (auto it = reg_->nodes.find(id); it != reg_->nodes.end()) {
+        if (it->second->live() || !it->second->stage) {
+          throw error(errc::duplicate_node, "a node " + id.str() + " is already running");
+        }
+        forget(id);  // it stopped: the id is free again
+      }
+      n->key = reg_->next_key++;
+      reg_->nodes.emplace(id, n);
+    }
+    auto q = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
+    n->inlet_queue = q;
+    n->inlet_depth = [w = std::weak_ptr(q)]() -> std::size_t {
+      auto q = w.lock();
+      if (!q) return 0;
+      std::lock_guard lock(q->mutex);
+      return q->items.size() + q->waiting.size();
+    };
+    try {
+      n->inlet = rt_->start<detail::inlet_stage<in_t, mesh_event<in_t>>>(
+          q, std::function<mesh_event<in_t>(in_t &&)>([](in_t&& v) {
+            return mesh_event<in_t>{std::move(v), 0, 0};
+          }));
+      if (opts.restart) {
+        start_supervised(n, std::move(logic), args, opts);
+      } else {
+        stage_ref s = launch(*rt_, *n, logic, args, opts.max_demand);
+        // Holds the node until its stage exits: the registry may have dropped it by then.
+        s.on_exit([n](const exit_reason&) { n->finish(); });
+        std::lock_guard lock(reg_->mutex);
+        n->stage = s;
+      }
+    } catch (const error& err) {
+      if (n->inlet.alive()) datamesh::stop(n->inlet, exit_reason::shutdown());
+      std::lock_guard lock(reg_->mutex);
+      reg_->nodes.erase(id);
+      if (err.code() != errc::start_failed) throw;
+      throw error(errc::start_failed, "node " + id.str() + " failed to start: " + err.what());
+    }
+    if (!drive_) {
+      // Only a deterministic runtime has a step; on others drive_ is never written.
+      const auto& step = n->inlet.core_ptr()->runtime()->drive_one;
+      if (step) drive_ = step;
+    }
+    std::lock_guard lock(reg_->mutex);
+    return n->stage;
   }
 
   /// Links `from` to `to`: `to` receives what `from` broadcasts or sends it from now on (once
   /// this returns, `from` has the link). Not from a node's `process`: it waits for `from`.
   /// @throws datamesh::error `unknown_node`, `self_connection`, `already_connected`,
-  ///   `type_mismatch` (from's output is not to's input), `bad_options`.
+  ///   `type_mismatch` (from's output is not to's input), `bad_options`, `no_stage` (an end
+  ///   stopped, or is being restarted, before the link was made).
   void connect(const node_id& from, const node_id& to, link_options opts = {}) {
-    std::unique_lock lock(mutex_);
+    std::unique_lock lock(reg_->mutex);
     auto f = find(from);
     auto t = find(to);
     if (from == to) {
       throw error(errc::self_connection, "node " + from.str() + " cannot be connected to itself");
     }
-    if (links_.contains({from, to})) {
+    if (reg_->links.contains({from, to})) {
       throw error(errc::already_connected,
                   "node " + from.str() + " is already connected to node " + to.str());
     }
@@ -178,19 +296,19 @@ class mesh {
     }
     auto linked = std::make_shared<std::promise<void>>();
     std::future<void> done = linked->get_future();
-    subscribe_options so{.max_demand = opts.max_demand,
-                         .min_demand = opts.min_demand,
-                         .cancel = cancel_mode::temporary,
-                         .dispatch = f->make_link(t->key, opts.select, from),
-                         .extra = detail::link_note{to, std::move(linked)}};
-    subscription sub = detail::subscribe(t->stage, f->stage, std::move(so));
-    links_.emplace(std::pair{from, to}, sub);
+    detail::mesh_link_entry le{{}, std::move(opts), std::make_shared<link_gauge>()};
+    le.sub = detail::mesh_registry::link(*f, *t, le, std::move(linked));
+    const subscription sub = le.sub;
+    const stage_ref sender = f->stage;
+    reg_->links.emplace(std::pair{from, to}, std::move(le));
     lock.unlock();
     try {
-      await(done, f->stage, "connect");
-    } catch (const std::future_error&) {  // a node stopped before the link was made
-      std::lock_guard relock(mutex_);
-      links_.erase({from, to});
+      await(done, "connect");
+    } catch (const std::future_error&) {  // an end stopped before the link was made
+      std::lock_guard relock(reg_->mutex);
+      auto it = reg_->links.find({from, to});
+      if (it != reg_->links.end() && !(it->second.sub == sub)) return;  // a restart relinked it
+      if (it != reg_->links.end()) reg_->links.erase(it);
       throw error(errc::no_stage, "node " + from.str() + " or node " + to.str() +
                                       " stopped before the link was made");
     }
@@ -201,30 +319,38 @@ class mesh {
   /// `process`.
   /// @throws datamesh::error `not_connected`.
   void disconnect(const node_id& from, const node_id& to) {
-    std::unique_lock lock(mutex_);
-    auto it = links_.find({from, to});
-    if (it == links_.end()) {
+    std::unique_lock lock(reg_->mutex);
+    auto it = reg_->links.find({from, to});
+    if (it == reg_->links.end()) {
       throw error(errc::not_connected,
                   "node " + from.str() + " is not connected to node " + to.str());
     }
-    const subscription sub = it->second;
-    const stage_ref receiver = find(to)->stage;
-    links_.erase(it);
+    const subscription sub = it->second.sub;
+    reg_->links.erase(it);
     lock.unlock();
+    // Ready at once when the receiver has stopped: its links went with it.
     std::future<void> done = sync_cancel(sub, exit_reason::normal());
-    await(done, receiver, "disconnect");
+    await(done, "disconnect");
   }
 
-  /// Stops node `id` (its links go with it; the nodes it was linked to go on).
+  /// Stops node `id` (its links go with it; the nodes it was linked to go on). A supervised node
+  /// is stopped by its supervisor, by its shutdown policy, and not restarted.
   /// @throws datamesh::error `unknown_node`.
   void stop_node(const node_id& id, exit_reason reason = exit_reason::normal()) {
-    std::shared_ptr<entry> e;
+    std::shared_ptr<detail::mesh_node> n;
+    stage_ref s;
     {
-      std::lock_guard lock(mutex_);
-      e = find(id);
+      std::lock_guard lock(reg_->mutex);
+      n = find(id);
+      s = n->stage;
       forget(id);
     }
-    if (e->stage.alive()) datamesh::stop(e->stage, std::move(reason));
+    if (n->supervisor) {
+      n->finish();  // before the supervisor's shutdown, which a restart must not outrun
+      if (n->supervisor->alive()) datamesh::stop(*n->supervisor, exit_reason::shutdown());
+    } else if (s.alive()) {
+      datamesh::stop(s, std::move(reason));
+    }
   }
 
   /// Hands `data` to node `id`, waiting while its inlet is full. On a deterministic runtime it
@@ -300,33 +426,33 @@ class mesh {
 
   // -- registry ---
 
-  /// Whether node `id` is running.
+  /// Whether node `id` runs (or, supervised, waits to be restarted).
   bool contains(const node_id& id) const {
-    std::lock_guard lock(mutex_);
-    auto it = nodes_.find(id);
-    return it != nodes_.end() && it->second->stage.alive();
+    std::lock_guard lock(reg_->mutex);
+    auto it = reg_->nodes.find(id);
+    return it != reg_->nodes.end() && it->second->live();
   }
   /// The running nodes' ids, in order.
   std::vector<node_id> nodes() const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(reg_->mutex);
     std::vector<node_id> ids;
-    for (const auto& [id, e] : nodes_) {
-      if (e->stage.alive()) ids.push_back(id);
+    for (const auto& [id, n] : reg_->nodes) {
+      if (n->live()) ids.push_back(id);
     }
     std::sort(ids.begin(), ids.end());
     return ids;
   }
   /// The links, as (from, to), in order.
   std::vector<std::pair<node_id, node_id>> links() const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(reg_->mutex);
     std::vector<std::pair<node_id, node_id>> out;
-    for (const auto& [k, sub] : links_) out.push_back(k);
+    for (const auto& [k, le] : reg_->links) out.push_back(k);
     std::sort(out.begin(), out.end());
     return out;
   }
-  /// The stage running node `id`. @throws datamesh::error `unknown_node`.
+  /// The stage running node `id` now (a restart replaces it). @throws `unknown_node`.
   stage_ref stage_of(const node_id& id) const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(reg_->mutex);
     return find(id)->stage;
   }
 
@@ -335,58 +461,143 @@ class mesh {
     std::uint64_t in = 0;
     std::uint64_t out = 0;
     std::uint64_t unlinked = 0;  // broadcasts made while no node was connected
+    std::uint64_t restarts = 0;  // times its supervisor restarted it
   };
+  /// @throws datamesh::error `unknown_node`.
   node_figures figures(const node_id& id) const {
-    std::lock_guard lock(mutex_);
-    const auto& c = *find(id)->counters;
-    return {c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
-            c.unlinked.load(std::memory_order_relaxed)};
+    std::lock_guard lock(reg_->mutex);
+    return figures_of(*find(id)->counters);
+  }
+
+  /// Every node's and link's figures now (see mesh/snapshot.hpp).
+  mesh_snapshot snapshot() const {
+    mesh_snapshot snap;
+    std::vector<std::shared_ptr<detail::mesh_node>> live;
+    {
+      std::lock_guard lock(reg_->mutex);
+      for (const auto& [id, n] : reg_->nodes) {
+        if (n->live()) live.push_back(n);
+      }
+      for (const auto& [k, le] : reg_->links) {
+        snap.links.push_back({k.first, k.second, le.gauge->events.load(std::memory_order_relaxed),
+                              le.gauge->demand.load(std::memory_order_relaxed),
+                              le.gauge->held.load(std::memory_order_relaxed)});
+      }
+      for (const auto& n : live) {
+        const node_figures f = figures_of(*n->counters);
+        node_snapshot row{n->id,      n->stage.alive(), n->supervisor.has_value(), f.in, f.out,
+                          f.unlinked, f.restarts};
+        row.buffered = n->stage.alive() ? n->stage.core_ptr()->buffered_estimate() : 0;
+        snap.nodes.push_back(std::move(row));
+      }
+    }
+    // The inlets' own locks are taken outside the registry's.
+    for (std::size_t i = 0; i < live.size(); ++i)
+      snap.nodes[i].inlet_depth = live[i]->inlet_depth();
+    std::sort(snap.nodes.begin(), snap.nodes.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(snap.links.begin(), snap.links.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.from, a.to) < std::tie(b.from, b.to);
+    });
+    for (const auto& l : snap.links) {
+      for (auto& n : snap.nodes) {
+        if (n.id == l.from) n.pending_demand += l.pending_demand;
+      }
+    }
+    return snap;
   }
 
  private:
-  struct entry {
-    node_id id;
-    std::uint32_t key = 0;
-    std::type_index input = typeid(void);
-    std::type_index output = typeid(void);
-    stage_ref stage;
-    stage_ref inlet;
-    std::shared_ptr<void> inlet_queue;  // detail::inlet_queue<In>
-    std::function<std::any(std::uint32_t, const std::any&, const node_id&)> make_link;
-    std::shared_ptr<detail::node_counters> counters;
-  };
-  struct pair_hash {
-    std::size_t operator()(const std::pair<node_id, node_id>& p) const noexcept {
-      return p.first.hash() * 31 + p.second.hash();
+  using node_ptr = std::shared_ptr<detail::mesh_node>;
+
+  static node_figures figures_of(const detail::node_counters& c) {
+    return {c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
+            c.unlinked.load(std::memory_order_relaxed), c.restarts.load(std::memory_order_relaxed)};
+  }
+
+  // Starts a stage running `logic` for node `n`, fed by its inlet.
+  template <class L>
+  static stage_ref launch(runtime& rt, const detail::mesh_node& n, const L& logic,
+                          const typename node_traits<L>::args_type& args,
+                          std::size_t inlet_demand) {
+    using wire = detail::wire_t<typename node_traits<L>::output_type>;
+    auto seq = std::make_shared<mesh_sequence>();
+    stage_options so;
+    so.dispatcher_options = typename mesh_dispatcher<wire>::options{seq};
+    stage_ref s = rt.start<detail::node_stage<L>>(so, n.id, logic, args, seq, n.counters);
+    detail::subscribe(s, n.inlet, {.max_demand = inlet_demand, .cancel = cancel_mode::temporary});
+    return s;
+  }
+
+  // Starts node `n` as the one child of a supervisor of its own. Each start, the first and every
+  // restart, launches a stage; a restart also makes the node's links again.
+  template <class L>
+  void start_supervised(const node_ptr& n, L logic, const typename node_traits<L>::args_type& args,
+                        const node_options& opts) {
+    using args_t = typename node_traits<L>::args_type;
+    n->supervisor =
+        dynamic_supervisor::start(*rt_, supervisor_options{.intensity = opts.intensity});
+    const restart_type type = *opts.restart;
+    auto start = [reg = std::weak_ptr(reg_), w = std::weak_ptr(n), rt = rt_,
+                  logic = std::move(logic), args = args_t(args), demand = opts.max_demand,
+                  type]() -> stage_ref {
+      auto r = reg.lock();
+      auto n = w.lock();
+      if (!r || !n) throw error(errc::no_stage, "the mesh is gone");
+      stage_ref s = launch(*rt, *n, logic, args, demand);
+      s.on_exit([n, type](const exit_reason& why) {
+        if (!should_restart(type, why)) n->finish();  // else the supervisor restarts it
+      });
+      std::lock_guard lock(r->mutex);
+      if (n->gone.load(std::memory_order_acquire)) return s;  // stopped: its supervisor follows
+      const bool restart = static_cast<bool>(n->stage);
+      n->stage = s;
+      if (restart) {
+        n->counters->restarts.fetch_add(1, std::memory_order_relaxed);
+        r->relink(*n);
+      }
+      return s;
+    };
+    // Given up (too many restarts) or stopped: the node is gone.
+    n->supervisor->on_exit([n](const exit_reason&) { n->finish(); });
+    auto child = n->supervisor->start_child(
+        stage_spec(std::move(start)).restart(type).shutdown(opts.shutdown).name(n->id.str()));
+    try {
+      await(child, "start_node", *n->supervisor);
+    } catch (...) {
+      datamesh::stop(*n->supervisor, exit_reason::shutdown());
+      throw;
     }
-  };
+  }
 
   // Waits for `done`; on a deterministic runtime runs the executor until it is ready.
-  static void await(std::future<void>& done, const stage_ref& any_node, const char* what) {
-    const auto& drive = any_node.core_ptr()->runtime()->drive_one;
+  template <class T>
+  T await(std::future<T>& done, const char* what, const stage_ref& any_stage = {}) {
+    const std::function<bool()>& drive =
+        any_stage ? any_stage.core_ptr()->runtime()->drive_one : drive_;
     if (drive) {
       while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
         if (!drive()) {
           throw error(errc::would_deadlock, std::string(what) +
                                                 ": the deterministic executor has nothing left "
-                                                "to run and the link is not settled");
+                                                "to run and the call cannot complete");
         }
       }
     }
-    done.get();
+    return done.get();
   }
 
-  // Call with mutex_ held: drops node `id` and its links from the registry.
+  // Call with the registry's mutex held: drops node `id` and its links.
   void forget(const node_id& id) {
-    nodes_.erase(id);
-    std::erase_if(links_,
+    reg_->nodes.erase(id);
+    std::erase_if(reg_->links,
                   [&](const auto& kv) { return kv.first.first == id || kv.first.second == id; });
   }
 
-  // Call with mutex_ held.
-  std::shared_ptr<entry> find(const node_id& id) const {
-    auto it = nodes_.find(id);
-    if (it == nodes_.end() || !it->second->stage.alive()) {
+  // Call with the registry's mutex held.
+  node_ptr find(const node_id& id) const {
+    auto it = reg_->nodes.find(id);
+    if (it == reg_->nodes.end() || !it->second->live()) {
       throw error(errc::unknown_node, "there is no running node " + id.str());
     }
     return it->second;
@@ -394,14 +605,14 @@ class mesh {
 
   template <class T>
   std::pair<std::shared_ptr<detail::inlet_queue<T>>, stage_ref> inlet_of(const node_id& id) {
-    std::lock_guard lock(mutex_);
-    auto e = find(id);
-    if (e->input != typeid(T)) {
+    std::lock_guard lock(reg_->mutex);
+    auto n = find(id);
+    if (n->input != typeid(T)) {
       throw error(errc::type_mismatch, "node " + id.str() + " takes " +
-                                           boost::core::demangle(e->input.name()) + ", not " +
+                                           boost::core::demangle(n->input.name()) + ", not " +
                                            boost::core::demangle(typeid(T).name()));
     }
-    return {std::static_pointer_cast<detail::inlet_queue<T>>(e->inlet_queue), e->inlet};
+    return {std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet_queue), n->inlet};
   }
 
   // Accepts `v` into `q` (locked by `lock`, released here) and wakes the inlet unless a wake is
@@ -438,11 +649,10 @@ class mesh {
   }
 
   runtime* rt_;
-  mutable std::mutex mutex_;
-  // Guarded by mutex_.
-  std::unordered_map<node_id, std::shared_ptr<entry>> nodes_;
-  std::unordered_map<std::pair<node_id, node_id>, subscription, pair_hash> links_;
-  std::uint32_t next_key_ = 1;
+  std::shared_ptr<detail::mesh_registry> reg_;
+  // The deterministic executor's step, from the first node started; empty on real runtimes.
+  // Written by start_node before any call that reads it can find a node.
+  std::function<bool()> drive_;
 };
 
 }  // namespace datamesh

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <any>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -48,11 +49,21 @@ struct mesh_event {
   std::uint32_t to = everyone;  // a link key, or everyone
 };
 
+/// One link's figures, written by the sending node's dispatcher, read by anyone (relaxed: a
+/// snapshot). The mesh keeps it across restarts of either end, so `events` counts the link's
+/// whole life.
+struct link_gauge {
+  std::atomic<std::uint64_t> events{0};  // events sent on the link
+  std::atomic<std::size_t> demand{0};    // asked for by the receiver, not yet sent
+  std::atomic<std::size_t> held{0};      // events the sender holds that this link will receive
+};
+
 /// What one link tells the sending node's dispatcher.
 template <class T>
 struct mesh_link {
-  std::uint32_t key = 0;  // the receiving node's link key; never `everyone`
-  selector<T> select{};   // empty: every broadcast
+  std::uint32_t key = 0;                // the receiving node's link key; never `everyone`
+  selector<T> select{};                 // empty: every broadcast
+  std::shared_ptr<link_gauge> gauge{};  // where to publish the link's figures; may be empty
 };
 
 /// The node's event counter, shared by its stage (which numbers events) and its dispatcher
@@ -99,7 +110,8 @@ class mesh_dispatcher {
         throw error(errc::subscription_refused, "this node is already linked to that node");
       }
     }
-    slots_.push_back(slot{id, l.key, l.select, opts_.sequence->next, 0, {}});
+    slots_.push_back(slot{id, l.key, l.select, opts_.sequence->next, 0, 0, {}, l.gauge});
+    publish(slots_.back());
     return 0;
   }
 
@@ -131,14 +143,11 @@ class mesh_dispatcher {
     waiting_ -= std::min(waiting_, events.size());
     if (held_.empty()) {
       // The common case: route straight from the batch; only what cannot go is held.
-      const std::size_t done = route_front(events);
-      held_.insert(held_.end(),
-                   std::make_move_iterator(events.begin() + static_cast<std::ptrdiff_t>(done)),
-                   std::make_move_iterator(events.end()));
+      const std::size_t done = route_front(events, false);
+      hold(events.begin() + static_cast<std::ptrdiff_t>(done), events.end());
       send_batches(send);
     } else {  // behind held events: keep the order
-      held_.insert(held_.end(), std::make_move_iterator(events.begin()),
-                   std::make_move_iterator(events.end()));
+      hold(events.begin(), events.end());
       flush(send);
     }
     events.clear();
@@ -188,8 +197,29 @@ class mesh_dispatcher {
     selector<T> select;
     std::uint64_t since;  // events numbered before this never reach it
     std::size_t demand;
+    std::size_t held;          // events in held_ this link takes
     std::vector<event> batch;  // being built by the current dispatch
+    std::shared_ptr<link_gauge> gauge;
   };
+
+  static void publish(const slot& s) {
+    if (!s.gauge) return;
+    s.gauge->demand.store(s.demand, std::memory_order_relaxed);
+    s.gauge->held.store(s.held, std::memory_order_relaxed);
+  }
+
+  // Moves [first, last) to the end of held_, counting each in the links that take it.
+  template <class It>
+  void hold(It first, It last) {
+    if (first == last) return;
+    for (auto it = first; it != last; ++it) {
+      for (auto& s : slots_) {
+        if (takes(s, *it)) ++s.held;
+      }
+    }
+    held_.insert(held_.end(), std::make_move_iterator(first), std::make_move_iterator(last));
+    for (const auto& s : slots_) publish(s);
+  }
 
   static const mesh_link<T>& link_of(const subscribe_options& opts) {
     // The type is checked before the cast: GCC 12 otherwise warns (array-bounds) on the key read
@@ -216,6 +246,7 @@ class mesh_dispatcher {
       if (s.id == id) {
         s.demand += n;
         if (can_send) flush(send);
+        publish(s);
         return top_up();
       }
     }
@@ -225,17 +256,17 @@ class mesh_dispatcher {
   // Sends held events from the front while every target of each has demand.
   template <class Send>
   void flush(Send& send) {
-    const std::size_t done = route_front(held_);
+    const std::size_t done = route_front(held_, true);
     held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
     send_batches(send);
   }
 
   // Routes events from the front of `events` while each can go; returns how many went.
   template <class Events>
-  std::size_t route_front(Events& events) {
+  std::size_t route_front(Events& events, bool from_held) {
     std::size_t done = 0;
     for (auto& e : events) {
-      if (!route(e)) break;
+      if (!route(e, from_held)) break;
       ++done;
     }
     popped_ += done;
@@ -245,12 +276,17 @@ class mesh_dispatcher {
   template <class Send>
   void send_batches(Send& send) {
     for (auto& s : slots_) {
-      if (!s.batch.empty()) send(s.id, std::exchange(s.batch, {}));
+      if (s.batch.empty()) continue;
+      if (s.gauge) {
+        s.gauge->events.fetch_add(s.batch.size(), std::memory_order_relaxed);
+        publish(s);
+      }
+      send(s.id, std::exchange(s.batch, {}));
     }
   }
 
   // Puts `e` in its targets' batches if every target has demand; false if one has none.
-  bool route(event& e) {
+  bool route(event& e, bool from_held) {
     bool any = false;
     for (const auto& s : slots_) {
       if (!takes(s, e)) continue;
@@ -267,6 +303,7 @@ class mesh_dispatcher {
       if (last != nullptr) last->batch.push_back(e);  // a copy for all but the last target
       last = &s;
       --s.demand;
+      if (from_held) --s.held;
     }
     last->batch.push_back(std::move(e));
     return true;

@@ -61,6 +61,7 @@ struct node_counters {
   std::atomic<std::uint64_t> in{0};        // data processed
   std::atomic<std::uint64_t> out{0};       // data broadcast or sent
   std::atomic<std::uint64_t> unlinked{0};  // broadcasts made while no node was connected
+  std::atomic<std::uint64_t> restarts{0};  // written by the node's supervisor
 };
 
 /// What a link's subscription tells its sending node: the receiving node's id, and a promise
