@@ -144,7 +144,7 @@ link b -> c
   CHECK(d.nodes[1].options.restart == restart_type::permanent);
   CHECK(d.nodes[1].options.inlet_capacity == node_options{}.inlet_capacity);
   CHECK(d.nodes[2].options.restart == restart_type::temporary);
-  CHECK_FALSE(d.nodes[3].options.restart.has_value());
+  CHECK(d.nodes[3].options.restart == restart_type::temporary);  // the default
   CHECK(d.nodes[3].options.max_demand == node_options{}.max_demand);
   REQUIRE(d.links.size() == 2);
   CHECK(d.links[0].options.max_demand == 100);

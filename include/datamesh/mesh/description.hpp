@@ -564,7 +564,7 @@ class description_reader {
         }
         if (!type)
           fail("option 'restart' takes permanent, transient or temporary, not " + quote(v));
-        o.restart = type;
+        o.restart = *type;
       } else if (key.spelling == "inlet_capacity" && key.kind == token_kind::word) {
         o.inlet_capacity = count(key, v, 1);
       } else if (key.spelling == "max_demand" && key.kind == token_kind::word) {
@@ -686,8 +686,8 @@ inline std::string to_text(const mesh_description& d) {
     detail::write_args(out, n.args, n.id);
     std::vector<std::string> opts;
     const node_options defaults{};
-    if (n.options.restart)
-      opts.push_back(std::string("restart = ") + to_string(*n.options.restart));
+    if (n.options.restart != defaults.restart)
+      opts.push_back(std::string("restart = ") + to_string(n.options.restart));
     if (n.options.inlet_capacity != defaults.inlet_capacity) {
       opts.push_back("inlet_capacity = " + std::to_string(n.options.inlet_capacity));
     }

@@ -62,11 +62,12 @@ struct node_options {
   std::size_t inlet_capacity = 1000;
   /// The inlet link's demand.
   std::size_t max_demand = 1000;
-  /// Supervise the node and restart it by this policy: a restart makes a new state with
-  /// `init(args)` and keeps the id, the inlet (and what waits in it) and the links. What the
-  /// node had received and not processed is lost. Empty: unsupervised; a node that stops stays
-  /// stopped.
-  std::optional<restart_type> restart{};
+  /// `permanent` or `transient`: the node runs under a supervisor of its own, which restarts
+  /// it by this policy. A restart makes a new state with `init(args)` and keeps the id, the
+  /// inlet (and what waits in it) and the links; what the node had received and not processed
+  /// is lost. `temporary` (the default): never restarted, so no supervisor; a node that stops
+  /// stays stopped.
+  restart_type restart = restart_type::temporary;
   /// More restarts than this within its window and the node is given up (OTP's intensity).
   restart_intensity_options intensity{};
   /// How the supervisor stops a supervised node.
@@ -86,6 +87,16 @@ struct link_options {
 enum class trigger_status { accepted, full };
 
 namespace detail {
+
+/// Stops `s` unless it has already gone. A stage can exit between `alive()` and `stop`, and
+/// these callers (exit callbacks, teardown) must not throw for that.
+inline void stop_if_running(const stage_ref& s, exit_reason reason) {
+  try {
+    if (s.alive()) datamesh::stop(s, std::move(reason));
+  } catch (const error& e) {
+    if (e.code() != errc::no_stage) throw;
+  }
+}
 
 /// One node as the mesh's registry keeps it.
 struct mesh_node {
@@ -113,7 +124,7 @@ struct mesh_node {
   /// Marks it stopped for good; its inlet goes with it. Thread-safe, idempotent.
   void finish() {
     if (gone.exchange(true)) return;
-    if (inlet.alive()) datamesh::stop(inlet, exit_reason::shutdown());
+    stop_if_running(inlet, exit_reason::shutdown());
   }
 };
 
@@ -188,7 +199,7 @@ class mesh {
   mesh& operator=(const mesh&) = delete;
 
   /// Starts node `id` running `logic`, its state made by `logic.init(args)`; with
-  /// `opts.restart`, under a supervisor of its own.
+  /// a `permanent` or `transient` `opts.restart`, under a supervisor of its own.
   /// @throws datamesh::error `duplicate_node`, `start_failed` (init threw), `bad_options`.
   template <node_logic L>
   stage_ref start_node(node_id id, L logic, const typename node_traits<L>::args_type& args,
@@ -202,7 +213,7 @@ class mesh {
                                          ": inlet_capacity and max_demand must "
                                          "be at least 1");
     }
-    if (opts.restart) {
+    if (opts.restart != restart_type::temporary) {
       opts.intensity.validate();
       opts.shutdown.validate();
     }
@@ -248,7 +259,7 @@ class mesh {
           q, std::function<mesh_event<in_t>(in_t &&)>([](in_t&& v) {
             return mesh_event<in_t>{std::move(v), 0, 0};
           }));
-      if (opts.restart) {
+      if (opts.restart != restart_type::temporary) {
         start_supervised(n, std::move(logic), args, opts);
       } else {
         stage_ref s = launch(*rt_, *n, logic, args, opts.max_demand);
@@ -258,7 +269,7 @@ class mesh {
         n->stage = s;
       }
     } catch (const error& err) {
-      if (n->inlet.alive()) datamesh::stop(n->inlet, exit_reason::shutdown());
+      detail::stop_if_running(n->inlet, exit_reason::shutdown());
       std::lock_guard lock(reg_->mutex);
       reg_->nodes.erase(id);
       if (err.code() != errc::start_failed) throw;
@@ -347,9 +358,9 @@ class mesh {
     }
     if (n->supervisor) {
       n->finish();  // before the supervisor's shutdown, which a restart must not outrun
-      if (n->supervisor->alive()) datamesh::stop(*n->supervisor, exit_reason::shutdown());
-    } else if (s.alive()) {
-      datamesh::stop(s, std::move(reason));
+      detail::stop_if_running(*n->supervisor, exit_reason::shutdown());
+    } else {
+      detail::stop_if_running(s, std::move(reason));
     }
   }
 
@@ -537,7 +548,7 @@ class mesh {
     using args_t = typename node_traits<L>::args_type;
     n->supervisor =
         dynamic_supervisor::start(*rt_, supervisor_options{.intensity = opts.intensity});
-    const restart_type type = *opts.restart;
+    const restart_type type = opts.restart;
     auto start = [reg = std::weak_ptr(reg_), w = std::weak_ptr(n), rt = rt_,
                   logic = std::move(logic), args = args_t(args), demand = opts.max_demand,
                   type]() -> stage_ref {
