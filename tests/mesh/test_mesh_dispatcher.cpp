@@ -118,6 +118,25 @@ TEST_CASE("mesh dispatcher: a targeted event reaches only its link, at that link
   CHECK(r.got[2] == std::vector<int>{1, 2, 4, 7});
 }
 
+TEST_CASE("mesh dispatcher: broadcasts, sends and broadcasts in one batch keep their order") {
+  // The leading broadcasts go in bulk; what follows a send is routed one by one, and the first
+  // event without demand holds the rest, whichever way it was reached.
+  rig r;
+  r.link(1, 10);
+  r.link(2, 20);
+  r.d.ask(1, 4);
+  r.d.ask(2, 10);
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3, 20), r.make(4), r.make(5), r.make(6)}) == 1);
+  CHECK(r.got[1] == std::vector<int>{1, 2, 4, 5});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 3, 4, 5});  // 6 waits for link 1's demand
+  CHECK(r.d.demand_of(10) == 0);
+  CHECK(r.d.demand_of(20) == 5);
+  r.ask(1, 1);
+  CHECK(r.d.queued() == 0);
+  CHECK(r.got[1] == std::vector<int>{1, 2, 4, 5, 6});
+  CHECK(r.got[2] == std::vector<int>{1, 2, 3, 4, 5, 6});
+}
+
 TEST_CASE("mesh dispatcher: a link made after an event was made never receives it") {
   rig r;
   r.link(1, 10);

@@ -13,11 +13,12 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <any>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -83,11 +84,12 @@ struct inlet_queue {
 /// The message that tells the inlet stage its queue has items.
 struct inlet_wake {};
 
-/// The stage side: a producer of `Event`s made from the queue's items by `make`.
-template <class T, class Event>
+/// The stage side: a producer of `Event`s made from the queue's items by `Make`, a functor
+/// `Event(T&&)` (a type, not a `std::function`: it runs once per datum on the hot path).
+template <class T, class Event, class Make>
 class inlet_stage {
  public:
-  inlet_stage(std::shared_ptr<inlet_queue<T>> q, std::function<Event(T&&)> make)
+  explicit inlet_stage(std::shared_ptr<inlet_queue<T>> q, Make make = {})
       : queue_(std::move(q)), make_(std::move(make)) {}
 
   void handle_demand(std::size_t n, context<Event>& ctx) {
@@ -117,10 +119,12 @@ class inlet_stage {
       q.wake_pending = false;
       bool freed = false;
       for (;;) {
-        while (demand_ > 0 && !q.items.empty()) {
-          ctx.push(make_(std::move(q.items.front())));
-          q.items.pop_front();
-          --demand_;
+        if (const std::size_t n = std::min(demand_, q.items.size()); n > 0) {
+          ctx.reserve(n);
+          const auto last = q.items.begin() + static_cast<std::ptrdiff_t>(n);
+          for (auto it = q.items.begin(); it != last; ++it) ctx.push(make_(std::move(*it)));
+          q.items.erase(q.items.begin(), last);
+          demand_ -= n;
           freed = true;
         }
         if (q.waiting.empty() || q.items.size() >= q.capacity) break;
@@ -136,7 +140,7 @@ class inlet_stage {
   }
 
   std::shared_ptr<inlet_queue<T>> queue_;
-  std::function<Event(T&&)> make_;
+  Make make_;
   std::size_t demand_ = 0;  // stage-owned
 };
 

@@ -56,6 +56,14 @@
 
 namespace datamesh {
 
+namespace detail {
+/// Wraps a datum from outside the mesh as the event its inlet emits.
+template <class T>
+struct to_mesh_event {
+  mesh_event<T> operator()(T&& v) const { return {std::move(v), 0, mesh_event<T>::everyone}; }
+};
+}  // namespace detail
+
 /// Options of one node.
 struct node_options {
   /// Data from `trigger_data` accepted and not yet taken by the node; at least 1.
@@ -255,10 +263,8 @@ class mesh {
       return q->items.size() + q->waiting.size();
     };
     try {
-      n->inlet = rt_->start<detail::inlet_stage<in_t, mesh_event<in_t>>>(
-          q, std::function<mesh_event<in_t>(in_t &&)>([](in_t&& v) {
-            return mesh_event<in_t>{std::move(v), 0, 0};
-          }));
+      n->inlet =
+          rt_->start<detail::inlet_stage<in_t, mesh_event<in_t>, detail::to_mesh_event<in_t>>>(q);
       if (opts.restart != restart_type::temporary) {
         start_supervised(n, std::move(logic), args, opts);
       } else {
