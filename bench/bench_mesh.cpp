@@ -65,17 +65,25 @@ struct identity {
   }
 };
 
-/// The plain broadcast's middle stage: a producer_consumer broadcasting, as the mesh's hub does.
-/// It counts its consumers, so the source is subscribed only once all four are in (as the
-/// mesh's connect returns once the link is in place).
-struct broadcast_hub : identity {
-  using dispatcher_type = datamesh::broadcast_dispatcher<event>;
-  std::atomic<int>* subscribed;
-  explicit broadcast_hub(std::atomic<int>* s) : subscribed(s) {}
-  void handle_subscribe(datamesh::peer_role peer, const datamesh::subscription&,
-                        const datamesh::subscribe_options&, datamesh::context<event>&) {
-    if (peer == datamesh::peer_role::consumer) subscribed->fetch_add(1);
+/// The broadcast dispatcher, counting the asks it receives. A broadcast subscriber that joins
+/// after demand went upstream receives only what it asks for from then on (broadcast.hpp), so
+/// the plain broadcast lets its source in only once all four consumers have asked.
+struct counting_broadcast : datamesh::broadcast_dispatcher<event> {
+  struct options {
+    std::atomic<int>* asked = nullptr;
+  };
+  std::atomic<int>* asked = nullptr;
+  counting_broadcast() = default;
+  explicit counting_broadcast(options o) : asked(o.asked) {}
+  std::size_t ask(datamesh::subscription_id id, std::size_t n) {
+    if (asked != nullptr) asked->fetch_add(1, std::memory_order_release);
+    return broadcast_dispatcher::ask(id, n);
   }
+};
+
+/// The plain broadcast's middle stage: a producer_consumer broadcasting, as the mesh's hub does.
+struct broadcast_hub : identity {
+  using dispatcher_type = counting_broadcast;
 };
 
 void wait_for(const std::atomic<int>& finished, int sinks) {
@@ -141,13 +149,13 @@ void BM_W8_plain_broadcast_1_to_4(benchmark::State& state) {
   datamesh::runtime rt(datamesh::runtime_options{.threads = 2});
   for (auto _ : state) {
     std::atomic<std::uint64_t> total{0};
-    std::atomic<int> subscribed{0};
+    std::atomic<int> asked{0};
     auto p = rt.start<source>(n);
-    auto h = rt.start<broadcast_hub>(&subscribed);
+    auto h = rt.start<broadcast_hub>({.dispatcher_options = counting_broadcast::options{&asked}});
     std::vector<datamesh::stage_handle<summer>> cs;
     for (int i = 0; i < 4; ++i) cs.push_back(rt.start<summer>(&total));
     for (auto& c : cs) datamesh::subscribe(c, h);
-    wait_for(subscribed, 4);
+    wait_for(asked, 4);  // each consumer's first ask; nothing flows to ask again before the source
     datamesh::subscribe(h, p);
     for (auto& c : cs) c.wait();
     check(state, total.load(), expected_sum(n, 4));
