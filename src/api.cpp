@@ -126,6 +126,11 @@ subscription async_subscribe(const stage_ref& consumer, const stage_ref& produce
 
 void cancel(const subscription& sub, exit_reason reason) noexcept {
   try {
+    // Through the consumer, as `ask`: a cancel made right after `subscribe` must not overtake
+    // the subscribe on its way to the producer, which would ignore it as unknown and then
+    // accept the subscription for good. With the consumer gone, the producer is told directly.
+    auto c = sub.consumer().core_ptr();
+    if (c && c->post_cancel_request(sub.id(), reason, nullptr)) return;
     if (auto p = sub.producer().core_ptr()) p->post_cancel(sub.id(), std::move(reason), false);
   } catch (...) {
   }

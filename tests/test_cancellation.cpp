@@ -160,10 +160,14 @@ TEST_CASE("rule 86: cancel is async, the producer confirms, then handle_cancel g
   REQUIRE(cj.subscriptions.size() == 1);
 
   datamesh::cancel(sub, exit_reason::shutdown("bye"));
-  // Nothing has happened yet: the cancel is a message to the producer.
+  // Nothing has happened yet: the cancel is a message, passed on by the consumer (so it follows
+  // the consumer's subscribe) to the producer.
   CHECK(pj.cancels.empty());
   CHECK(cj.cancels.empty());
   CHECK(f.ex.pending() == 1);
+  REQUIRE(f.ex.run_one());
+  CHECK(pj.cancels.empty());
+  CHECK(cj.cancels.empty());
 
   // The producer handles it first and confirms to the consumer.
   REQUIRE(f.ex.run_one());
@@ -180,6 +184,28 @@ TEST_CASE("rule 86: cancel is async, the producer confirms, then handle_cancel g
   CHECK(pj.cancels.size() == 1);
   CHECK(p.alive());
   CHECK(c.alive());
+}
+
+TEST_CASE("rule 86: a cancel made right after subscribe is not overtaken by it") {
+  // Found by schedule exploration: the cancel used to go straight to the producer, arrive before
+  // the subscribe the consumer passes on, be ignored as unknown, and leave the subscription up.
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  auto sub = datamesh::subscribe(c, p, {.max_demand = 3, .cancel = cancel_mode::temporary});
+  datamesh::cancel(sub, exit_reason::shutdown("changed my mind"));
+  f.run();
+  REQUIRE(cj.cancels.size() == 1);
+  CHECK(cj.cancels[0].reason == exit_reason::shutdown("changed my mind"));
+  REQUIRE(pj.cancels.size() == 1);
+  // At most the first ask was served; nothing flows once the cancel is through.
+  const auto before = cj.flat().size();
+  CHECK(before <= 3);
+  f.run();
+  CHECK(cj.flat().size() == before);
+  CHECK(c.alive());
+  CHECK(p.alive());
 }
 
 namespace {

@@ -86,7 +86,9 @@ subscription async_subscribe(const stage_ref& consumer, const stage_ref& produce
                              subscribe_options opts = {}) noexcept;
 
 /// Cancels `sub` with `reason` (SPEC rule 86): the producer confirms, then the consumer runs
-/// `handle_cancel` and follows its cancel mode (rules 87-92). A gone subscription is ignored.
+/// `handle_cancel` and follows its cancel mode (rules 87-92). The request goes through the
+/// consumer, so a cancel made right after `subscribe` still cancels it. A gone subscription is
+/// ignored.
 /// Thread-safe. Never blocks.
 void cancel(const subscription& sub, exit_reason reason = exit_reason::normal()) noexcept;
 

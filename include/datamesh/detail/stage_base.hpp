@@ -117,7 +117,8 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   virtual bool post_ask_request(subscription_id id, std::size_t n) = 0;
   /// consumer -> producer: cancel (`down`: the consumer exited).
   virtual bool post_cancel(subscription_id id, exit_reason reason, bool down) = 0;
-  /// API -> consumer: cancel subscription `id` and fulfil `done` once handle_cancel has run.
+  /// API -> consumer: cancel subscription `id` and fulfil `done` (if any) once handle_cancel has
+  /// run.
   virtual bool post_cancel_request(subscription_id id, exit_reason reason,
                                    std::shared_ptr<std::promise<void>> done) = 0;
   /// producer -> consumer: the subscription ended (`down`: the producer exited).

@@ -488,10 +488,10 @@ class stage_impl final : public stage_base,
   void on(m_cancel_request& m) {
     auto it = producers_.find(m.id);
     if (it == producers_.end()) {  // already gone: nothing to wait for
-      m.done->set_value();
+      if (m.done) m.done->set_value();
       return;
     }
-    it->second.waiters.push_back(std::move(m.done));
+    if (m.done) it->second.waiters.push_back(std::move(m.done));
     it->second.stage->post_cancel(m.id, std::move(m.reason), false);
   }
 
