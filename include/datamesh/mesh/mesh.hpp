@@ -96,14 +96,11 @@ enum class trigger_status { accepted, full };
 
 namespace detail {
 
-/// Stops `s` unless it has already gone. A stage can exit between `alive()` and `stop`, and
-/// these callers (exit callbacks, teardown) must not throw for that.
+/// Stops `s` unless it has already gone. These callers (exit callbacks, teardown) may race the
+/// stage's own exit, so they post the stop as the runtime and supervisors do, where a stage
+/// that has gone simply refuses it, rather than through `datamesh::stop`, which throws then.
 inline void stop_if_running(const stage_ref& s, exit_reason reason) {
-  try {
-    if (s.alive()) datamesh::stop(s, std::move(reason));
-  } catch (const error& e) {
-    if (e.code() != errc::no_stage) throw;
-  }
+  if (const auto& core = s.core_ptr()) core->post_stop(std::move(reason));
 }
 
 /// One node as the mesh's registry keeps it.
