@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -53,6 +54,28 @@ D make_dispatcher(const std::any& opts) {
   throw error(errc::bad_options, "dispatcher_options does not hold this dispatcher's options type");
 }
 
+/// Converts to a `T` built from `args` by aggregate initialisation. Used where `T` has no
+/// constructor taking them: compilers without C++20's parenthesised aggregate initialisation
+/// (clang before 16) cannot `emplace` a plain struct from its members.
+template <class T, class... Args>
+struct aggregate_maker {
+  std::tuple<Args&&...> args;
+  operator T() && {
+    return std::apply([](auto&&... a) { return T{std::forward<decltype(a)>(a)...}; },
+                      std::move(args));
+  }
+};
+
+/// Constructs the user's `S` in `slot` from `args`, by constructor or else as an aggregate.
+template <class S, class... Args>
+void emplace_user(std::optional<S>& slot, Args&&... args) {
+  if constexpr (std::is_constructible_v<S, Args&&...>) {
+    slot.emplace(std::forward<Args>(args)...);
+  } else {
+    slot.emplace(aggregate_maker<S, Args...>{std::forward_as_tuple(std::forward<Args>(args)...)});
+  }
+}
+
 template <class S>
 class stage_impl final : public stage_base,
                          public event_sink<event_or_none<typename stage_traits<S>::input_type>>,
@@ -75,10 +98,10 @@ class stage_impl final : public stage_base,
   stage_impl(std::shared_ptr<runtime_state> rt, const stage_options& opts, Args&&... args)
       : stage_base(std::move(rt), role_v, typeid(typename traits::input_type),
                    typeid(typename traits::output_type), opts.name),
-        user_(std::in_place, std::forward<Args>(args)...),
         dispatcher_(make_dispatcher<dispatcher_t>(opts.dispatcher_options)),
         buffer_(opts.buffer_size.value_or(is_pc ? infinity : 10'000),
                 opts.buffer_keep.value_or(buffer_keep::last)) {
+    emplace_user(user_, std::forward<Args>(args)...);
     if (opts.demand == producer_demand::accumulate) set_accumulating(true);
     if constexpr (is_producer) {
       dispatcher_.set_logger([this](log_level l, const std::string& t) { ctl_log(l, t); });
@@ -269,7 +292,7 @@ class stage_impl final : public stage_base,
   }
 
   void handle(message& m) {
-    std::visit([this](auto& msg) { on(msg); }, m);
+    std::visit([this](auto& msg) { this->on(msg); }, m);
   }
 
   // -- stage exit ---

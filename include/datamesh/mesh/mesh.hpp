@@ -420,7 +420,7 @@ class mesh {
     auto [q, inlet] = inlet_of<T>(id);
     auto fallback = rt_->executor();
     return boost::asio::async_initiate<Token, void(std::error_code)>(
-        [this, q = q, inlet = inlet, fallback, id](auto handler, T value) {
+        [q = q, inlet = inlet, fallback, id](auto handler, T value) {
           detail::completion done(std::move(handler), fallback);
           std::unique_lock lock(q->mutex);
           if (q->closed) {

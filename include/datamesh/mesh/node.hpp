@@ -219,7 +219,7 @@ namespace detail {
 /// The stage that runs a node logic: a producer_consumer of `mesh_event<In>` into
 /// `mesh_event<Out>`, with the mesh dispatcher.
 template <class L>
-class node_stage : public node_outbox<typename node_traits<L>::output_type> {
+class node_stage final : public node_outbox<typename node_traits<L>::output_type> {
   using traits = node_traits<L>;
   using in_t = typename traits::input_type;
   using out_t = typename traits::output_type;
