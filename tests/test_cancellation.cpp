@@ -1,8 +1,10 @@
 // SPEC section I (cancellation and termination), with rule 47: how a cancel travels, what each
 // cancel mode does with each reason, the order of handle_cancel and terminate, and what a crash
 // in a callback takes down. Stepped on the fixture's deterministic executor.
+#include <chrono>
 #include <cstddef>
 #include <exception>
+#include <future>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -206,6 +208,33 @@ TEST_CASE("rule 86: a cancel made right after subscribe is not overtaken by it")
   CHECK(cj.flat().size() == before);
   CHECK(c.alive());
   CHECK(p.alive());
+}
+
+TEST_CASE("rule 86: a cancel that reaches a consumer which has exited is dropped") {
+  // Found by the fuzzer (tests/fuzz/corpus/regress_cancel_reaches_exited_consumer): a cancel
+  // queued behind the consumer's stop dereferenced the null promise of an async cancel.
+  journal pj, cj, oj;
+  fixture f;
+  auto p = f.rt.start<counter>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  auto other = f.rt.start<sink>(&oj);  // bystander: it must keep running
+  auto sub = datamesh::subscribe(c, p, {.max_demand = 3});
+  datamesh::subscribe(other, p, {.max_demand = 3});
+  f.run();
+  datamesh::stop(c, exit_reason::shutdown());
+  datamesh::cancel(sub);  // queued behind the stop
+  auto synced = datamesh::sync_cancel(sub);
+  f.ex.run(1'000);
+  CHECK_FALSE(c.alive());
+  REQUIRE(synced.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+  CHECK_NOTHROW(synced.get());
+  CHECK(cj.terminated.size() == 1);
+  CHECK(cj.cancels.empty());  // the stop came first; no handle_cancel after terminate
+  CHECK(p.alive());
+  CHECK(other.alive());
+  const auto before = oj.flat().size();
+  f.ex.run(1'000);
+  CHECK(oj.flat().size() > before);  // the producer still serves the other consumer
 }
 
 namespace {

@@ -349,7 +349,7 @@ class stage_impl final : public stage_base,
     if (auto* s = std::get_if<m_subscribe>(&m)) {
       s->consumer->post_cancelled(s->id, exit_, true);
     } else if (auto* r = std::get_if<m_cancel_request>(&m)) {
-      r->done->set_value();  // the subscription ended with the stage
+      if (r->done) r->done->set_value();  // the subscription ended with the stage
     } else if (auto* c = std::get_if<m_call>(&m)) {
       c->reply->set_exception(std::make_exception_ptr(
           error(errc::no_stage, "stage '" + display_name() + "' exited before the call")));
