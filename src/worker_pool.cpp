@@ -14,6 +14,11 @@ thread_local void* current_worker = nullptr;
 // How many times in a row a worker runs its `next` slot before it looks at its queue, so a
 // ping-pong between two stages cannot starve the rest.
 constexpr int max_next_streak = 16;
+// Every this many looks for work, a worker takes from the shared queue before its own: work from
+// threads outside the pool (a service's send, subscribe, start_child or stop) must not wait
+// behind local queues that busy stages keep from ever emptying. Prime, so it does not fall into
+// step with a pipeline's period; the same choice as Tokio's global queue interval.
+constexpr std::uint32_t shared_every = 61;
 // How many rounds an idle worker searches before it sleeps: a hand-off that arrives meanwhile
 // is picked up without a wake.
 constexpr int idle_spins = 64;
@@ -124,20 +129,28 @@ void worker_pool::take_front(worker& w, stage_ptr& out, unique_function& task) {
   w.note_front();
 }
 
+bool worker_pool::take_shared(stage_ptr& out) {
+  if (run_posted()) return true;
+  std::lock_guard lock(shared_mutex_);
+  if (shared_.empty()) return false;
+  out = std::move(shared_.front());
+  shared_.pop_front();
+  shared_pending_.store(!posted_.empty() || !shared_.empty(), std::memory_order_relaxed);
+  return true;
+}
+
 bool worker_pool::find_work(worker& self, std::size_t index, stage_ptr& out) {
+  if (++self.looks % shared_every == 0 && shared_pending_.load(std::memory_order_relaxed) &&
+      take_shared(out)) {
+    return static_cast<bool>(out);
+  }
   unique_function task;
   if (self.length.load(std::memory_order_relaxed) > 0) {
     std::lock_guard lock(self.mutex);
     if (!self.queue.empty()) take_front(self, out, task);
   }
-  if (!out && !task && shared_pending_.load(std::memory_order_relaxed)) {
-    if (run_posted()) return false;
-    std::lock_guard lock(shared_mutex_);
-    if (!shared_.empty()) {
-      out = std::move(shared_.front());
-      shared_.pop_front();
-      shared_pending_.store(!posted_.empty() || !shared_.empty(), std::memory_order_relaxed);
-    }
+  if (!out && !task && shared_pending_.load(std::memory_order_relaxed) && take_shared(out)) {
+    return static_cast<bool>(out);
   }
   // Steal the oldest entry of a worker that is behind; the hints spare the lock of one that is
   // not.

@@ -112,3 +112,23 @@ TEST_CASE("worker pool: join runs tasks still queued locally") {
   pool.join();
   CHECK(ran.load() == 100);
 }
+
+TEST_CASE("worker pool: work from outside runs while busy workers' own queues never empty") {
+  // Found by stress/stress_shutdown.cpp: a supervisor's start_child from the test's thread
+  // waited forever behind pipelines that kept every worker's local queue full.
+  std::atomic<bool> stop{false};
+  std::atomic<bool> outside_ran{false};
+  worker_pool pool(1);
+  struct chain {
+    worker_pool* pool;
+    std::atomic<bool>* stop;
+    void operator()() const {
+      if (!stop->load()) pool->post_local(chain{*this});  // always one more queued
+    }
+  };
+  pool.post(chain{&pool, &stop});
+  pool.post([&] { outside_ran.store(true); });
+  CHECK(eventually([&] { return outside_ran.load(); }));
+  stop.store(true);
+  pool.join();
+}

@@ -113,8 +113,10 @@ class worker_pool : public boost::asio::execution_context {
     std::size_t push(queued q);
     /// Updates the hints; call with `mutex` held.
     void note_front() noexcept;
-    // Owned by this worker's thread only: the stage it runs next.
+    // Owned by this worker's thread only: the stage it runs next, and how many times it has
+    // looked for work (every `shared_every`-th look serves the shared queue first).
     stage_ptr next;
+    std::uint32_t looks = 0;
   };
 
   void work(std::size_t index);
@@ -123,6 +125,9 @@ class worker_pool : public boost::asio::execution_context {
   bool find_work(worker& self, std::size_t index, stage_ptr& out);
   /// Takes the front of `w`'s queue into `out` or `task`.
   static void take_front(worker& w, stage_ptr& out, unique_function& task);
+  /// Runs a task posted from outside the pool, or else takes a stage scheduled from outside into
+  /// `out`. Returns whether it found either.
+  bool take_shared(stage_ptr& out);
   bool run_posted();
   bool any_work();
   void wake_one();
