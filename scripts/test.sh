@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Configures, builds and tests DataMesh the way CI does: the `ci` workflow preset (Release,
-# -Werror, asserts on; unit, stress, compile-fail, package and example tests).
+# -Werror, asserts on; unit, stress, compile-fail, package, fuzz-corpus and example tests), the
+# whole suite again under ThreadSanitizer (tsan) and under AddressSanitizer + UBSan with leak
+# checks (asan), then the libFuzzer target for DATAMESH_FUZZ_SECONDS (default 60; scripts/fuzz.sh).
 #
-#   ./scripts/test.sh          the ci workflow, then the whole suite under ThreadSanitizer (tsan)
-#   ./scripts/test.sh --all    also under AddressSanitizer + UBSan (asan; DATAMESH_SANITIZE=1)
+#   ./scripts/test.sh          all of it
+#   ./scripts/test.sh --quick  the ci workflow only
 #
 # Idempotent: build trees live in build/<preset> and are reused; re-running rebuilds what changed.
 # Needs the packages from scripts/install-deps.sh.
@@ -11,11 +13,11 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-sanitize="${DATAMESH_SANITIZE:-0}"
+quick=0
 for arg in "$@"; do
   case "$arg" in
-    --all) sanitize=1 ;;
-    -h|--help) sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +28,10 @@ run() {
 }
 
 run cmake --workflow --preset ci
+if [[ "$quick" == 1 ]]; then
+  echo "test.sh: ci passed (--quick: no sanitizers, no fuzzing)"
+  exit 0
+fi
 
 # Sanitizer runtimes of GCC 12 fail ("unexpected memory mapping") on kernels with more than 28
 # bits of mmap randomisation; run those builds with address randomisation off there. The build
@@ -36,14 +42,12 @@ if [[ "$rnd_bits" -gt 28 ]] && command -v setarch >/dev/null; then
   echo "note: vm.mmap_rnd_bits=$rnd_bits > 28, running sanitizer builds under setarch -R"
   wrap=(setarch "$(uname -m)" -R)
 fi
-presets=(tsan)  # the stress tests' threads, every run
-if [[ "$sanitize" == 1 ]]; then
-  presets+=(asan)
-fi
-for preset in "${presets[@]}"; do
+for preset in tsan asan; do
   run cmake --preset "$preset"
   run "${wrap[@]}" cmake --build --preset "$preset"
   run "${wrap[@]}" ctest --preset "$preset"
 done
+
+run ./scripts/fuzz.sh "${DATAMESH_FUZZ_SECONDS:-60}"
 
 echo "test.sh: all tests passed"
