@@ -6,7 +6,8 @@
 #
 # New inputs go to build/fuzz/corpus/, never into the source tree; a crash is written to
 # build/fuzz/crash-* and the script fails. To keep a finding as a regression test, copy the input
-# into tests/fuzz/corpus/ (every preset replays that directory: the fuzz.corpus test).
+# into tests/fuzz/corpus/: the fuzzer starts from that directory, and the ci preset replays it as
+# the fuzz.corpus test.
 # Needs the packages from scripts/install-deps.sh (clang-14, libclang-rt-14-dev).
 set -euo pipefail
 
@@ -14,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 seconds="${1:-${DATAMESH_FUZZ_SECONDS:-60}}"
 case "$seconds" in
-  -h|--help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+  -h|--help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
   ''|*[!0-9]*) echo "fuzz.sh: seconds must be a number, not '$seconds'" >&2; exit 2 ;;
 esac
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Configures, builds and tests DataMesh the way CI does: the `ci` workflow preset (Release,
 # -Werror, asserts on; unit, stress, compile-fail, package, fuzz-corpus and example tests), the
-# whole suite again under ThreadSanitizer (tsan) and under AddressSanitizer + UBSan with leak
-# checks (asan), then the libFuzzer target for DATAMESH_FUZZ_SECONDS (default 60; scripts/fuzz.sh).
+# unit and stress tests under AddressSanitizer + UBSan with leak checks (asan), the stress tests
+# (the ones with threads) under ThreadSanitizer (tsan), then the libFuzzer target for
+# DATAMESH_FUZZ_SECONDS (default 60; scripts/fuzz.sh).
 #
 #   ./scripts/test.sh          all of it
 #   ./scripts/test.sh --quick  the ci workflow only
@@ -17,7 +18,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -220,7 +220,7 @@ TEST_CASE("rule 86: a cancel that reaches a consumer which has exited is dropped
   auto other = f.rt.start<sink>(&oj);  // bystander: it must keep running
   auto sub = datamesh::subscribe(c, p, {.max_demand = 3});
   datamesh::subscribe(other, p, {.max_demand = 3});
-  f.run();
+  f.ex.run(100);  // bounded: the counter never runs dry
   datamesh::stop(c, exit_reason::shutdown());
   datamesh::cancel(sub);  // queued behind the stop
   auto synced = datamesh::sync_cancel(sub);

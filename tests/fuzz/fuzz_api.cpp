@@ -9,7 +9,7 @@
 //
 // Built two ways: with clang and -fsanitize=fuzzer,address,undefined (the `fuzz` preset), and
 // with tests/fuzz/replay_main.cpp, which runs the seed corpus in tests/fuzz/corpus/ as a test in
-// every other preset.
+// the GCC presets that set DATAMESH_FUZZ_REPLAY (ci, default).
 #include <datamesh/datamesh.hpp>
 
 #include <cstddef>

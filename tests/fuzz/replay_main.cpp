@@ -1,5 +1,5 @@
 // Runs fuzz_api.cpp's target over the inputs named on the command line (files, or directories of
-// them), as libFuzzer replays a corpus. Lets every preset run the seed corpus as a plain test.
+// them), as libFuzzer replays a corpus. Lets GCC builds run the seed corpus as a plain test.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -100,19 +100,15 @@ class fault_plan {
   bool released_ = false;  // guarded by mutex_
 };
 
-/// A producer of ints counting up, as `counter`, with faults.
-struct faulty_source {
+/// The callbacks every faulty stage has alike, for a stage emitting `Out`: each consults the plan,
+/// then records in the journal as the plain stages do.
+template <class Out>
+struct faulty_base {
   fault_plan* plan;
   journal* j;
-  int next = 0;
-  faulty_source(fault_plan* p, journal* jr) : plan(p), j(jr) {}
-  void handle_demand(std::size_t n, context<int>& ctx) {
-    plan->hit(fault_point::handle_demand);
-    j->demands.push_back(n);
-    for (std::size_t i = 0; i < n; ++i) ctx.push(next++);
-  }
-  void handle_info(std::any&, context<int>&) { plan->hit(fault_point::handle_info); }
-  void handle_cancel(const cancellation& c, const subscription&, context<int>&) {
+  faulty_base(fault_plan* p, journal* jr) : plan(p), j(jr) {}
+  void handle_info(std::any&, context<Out>&) { plan->hit(fault_point::handle_info); }
+  void handle_cancel(const cancellation& c, const subscription&, context<Out>&) {
     plan->hit(fault_point::handle_cancel);
     j->cancels.push_back(c);
   }
@@ -122,11 +118,20 @@ struct faulty_source {
   }
 };
 
+/// A producer of ints counting up, as `counter`, with faults.
+struct faulty_source : faulty_base<int> {
+  using faulty_base::faulty_base;
+  int next = 0;
+  void handle_demand(std::size_t n, context<int>& ctx) {
+    plan->hit(fault_point::handle_demand);
+    j->demands.push_back(n);
+    for (std::size_t i = 0; i < n; ++i) ctx.push(next++);
+  }
+};
+
 /// A producer_consumer passing ints through, as `relay`, with faults.
-struct faulty_relay {
-  fault_plan* plan;
-  journal* j;
-  faulty_relay(fault_plan* p, journal* jr) : plan(p), j(jr) {}
+struct faulty_relay : faulty_base<int> {
+  using faulty_base::faulty_base;
   demand_mode handle_subscribe(peer_role, const subscription&, const subscribe_options& o,
                                context<int>&) {
     plan->hit(fault_point::handle_subscribe);
@@ -137,22 +142,11 @@ struct faulty_relay {
     j->batches.emplace_back(in.begin(), in.end());
     ctx.push_range(in);
   }
-  void handle_info(std::any&, context<int>&) { plan->hit(fault_point::handle_info); }
-  void handle_cancel(const cancellation& c, const subscription&, context<int>&) {
-    plan->hit(fault_point::handle_cancel);
-    j->cancels.push_back(c);
-  }
-  void terminate(const exit_reason& r) {
-    j->terminated.push_back(r);
-    plan->hit(fault_point::terminate);
-  }
 };
 
 /// A consumer recording batches, as `sink`, with faults.
-struct faulty_sink {
-  fault_plan* plan;
-  journal* j;
-  faulty_sink(fault_plan* p, journal* jr) : plan(p), j(jr) {}
+struct faulty_sink : faulty_base<void> {
+  using faulty_base::faulty_base;
   demand_mode handle_subscribe(peer_role, const subscription&, const subscribe_options& o,
                                context<void>&) {
     plan->hit(fault_point::handle_subscribe);
@@ -161,15 +155,6 @@ struct faulty_sink {
   void handle_events(std::span<const int> in, const subscription&, context<void>&) {
     plan->hit(fault_point::handle_events);
     j->batches.emplace_back(in.begin(), in.end());
-  }
-  void handle_info(std::any&, context<void>&) { plan->hit(fault_point::handle_info); }
-  void handle_cancel(const cancellation& c, const subscription&, context<void>&) {
-    plan->hit(fault_point::handle_cancel);
-    j->cancels.push_back(c);
-  }
-  void terminate(const exit_reason& r) {
-    j->terminated.push_back(r);
-    plan->hit(fault_point::terminate);
   }
 };
 
