@@ -65,11 +65,13 @@ struct manual_worker {
   int& started = s->started;
 
   struct logic {
-    std::shared_ptr<state> s;
+    // Weak: `state` holds the stages, so a strong pointer back would be a cycle, and a stage a
+    // test leaves running (or a supervisor kills) would leak with it (found by LeakSanitizer).
+    std::weak_ptr<state> s;
     std::size_t index;
     void handle_events(std::span<const int>) {}
     bool defer_stop(const exit_reason&, context<void>&) {
-      s->stop_requested[index] = true;
+      if (auto st = s.lock()) st->stop_requested[index] = true;
       return true;  // heard it; exits when the test says
     }
     void handle_info(std::any& msg, context<void>& ctx) {
