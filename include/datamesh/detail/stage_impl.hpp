@@ -1,58 +1,21 @@
 /// @file
-/// The stage engine: GenStage's protocol for one user stage type `S`, run as an actor.
+/// `stage_impl<S>`: a user's stage type `S` on its engine. It holds the user's object and turns
+/// the engine's `user_*` hooks into calls of `S`'s callbacks; the protocol is the engine's
+/// (`stage_engine.hpp`), shared by every stage type with the same role, events and dispatcher.
 ///
-/// Every handler below runs on the stage's executor, one at a time (the mailbox's scheduled
-/// flag), so the engine's members need no lock: they belong to the stage. What crosses threads
-/// is the mailbox and the atomics of `stage_base`.
+/// Threading: as the engine's, every hook runs on the stage's executor.
 #pragma once
 
-#include <datamesh/buffer.hpp>
-#include <datamesh/context.hpp>
-#include <datamesh/detail/mailbox.hpp>
-#include <datamesh/detail/stage_base.hpp>
-#include <datamesh/error.hpp>
+#include <datamesh/detail/stage_engine.hpp>
 #include <datamesh/stage.hpp>
 
-#include <any>
 #include <concepts>
-#include <deque>
-#include <exception>
-#include <future>
-#include <memory>
 #include <optional>
-#include <span>
-#include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
-#include <variant>
-#include <vector>
 
 namespace datamesh::detail {
-
-/// The element type standing in for "no events" on the side a role does not have.
-struct no_event {};
-
-template <class T>
-using event_or_none = std::conditional_t<std::is_void_v<T>, no_event, T>;
-
-/// Checks that a dispatcher's options have the right type. Throws `bad_options`.
-template <class D>
-D make_dispatcher(const std::any& opts) {
-  if (!opts.has_value()) {
-    if constexpr (std::is_default_constructible_v<D>) {
-      return D{};
-    } else {
-      throw error(errc::bad_options,
-                  "this stage's dispatcher needs its options: stage_options::dispatcher_options");
-    }
-  }
-  if constexpr (requires { typename D::options; }) {
-    if (const auto* o = std::any_cast<typename D::options>(&opts)) return D{*o};
-  }
-  throw error(errc::bad_options, "dispatcher_options does not hold this dispatcher's options type");
-}
 
 /// Converts to a `T` built from `args` by aggregate initialisation. Used where `T` has no
 /// constructor taking them: compilers without C++20's parenthesised aggregate initialisation
@@ -76,987 +39,135 @@ void emplace_user(std::optional<S>& slot, Args&&... args) {
   }
 }
 
+/// The engine a stage type `S` runs on.
 template <class S>
-class stage_impl final : public stage_base,
-                         public event_sink<event_or_none<typename stage_traits<S>::input_type>>,
-                         private stage_control {
-  using traits = stage_traits<S>;
-  using in_t = event_or_none<typename traits::input_type>;
-  using out_t = event_or_none<typename traits::output_type>;
-  using ctx_t = context<typename traits::output_type>;
-  static constexpr stage_role role_v = traits::role;
-  static constexpr bool is_producer = produces(role_v);
-  static constexpr bool is_consumer = consumes(role_v);
-  static constexpr bool is_pc = role_v == stage_role::producer_consumer;
-  using dispatcher_t = std::conditional_t<is_producer, typename dispatcher_of<S, out_t>::type,
-                                          demand_dispatcher<out_t>>;
-  static_assert(!is_producer || dispatcher_for<dispatcher_t, out_t>,
-                "the stage's dispatcher_type does not satisfy datamesh::dispatcher_for");
+using engine_of = stage_engine<
+    stage_traits<S>::role, typename stage_traits<S>::input_type,
+    typename stage_traits<S>::output_type,
+    std::conditional_t<
+        produces(stage_traits<S>::role),
+        typename dispatcher_of<S, event_or_none<typename stage_traits<S>::output_type>>::type,
+        demand_dispatcher<event_or_none<typename stage_traits<S>::output_type>>>>;
+
+template <class S>
+class stage_impl final : public engine_of<S> {
+  using engine = engine_of<S>;
+  using typename engine::ctx_t;
+  using typename engine::in_t;
+
+  static constexpr optional_callbacks callbacks_of() {
+    optional_callbacks c;
+    c.init = requires(S & s, ctx_t & x) { s.init(x); };
+    c.handle_subscribe = requires(S & s, peer_role p, const subscription& sub,
+                                  const subscribe_options& o, ctx_t& x) {
+      s.handle_subscribe(p, sub, o, x);
+    };
+    c.handle_cancel = requires(S & s, const cancellation& w, const subscription& sub, ctx_t& x) {
+      s.handle_cancel(w, sub, x);
+    };
+    c.handle_info = requires(S & s, std::any & a, ctx_t & x) { s.handle_info(a, x); };
+    c.handle_call = requires(S & s, std::any & r, call_reply & y, ctx_t & x) {
+      s.handle_call(r, y, x);
+    };
+    c.defer_stop = requires(S & s, const exit_reason& r, ctx_t& x) {
+      { s.defer_stop(r, x) } -> std::same_as<bool>;
+    };
+    c.format_discarded = requires(S & s, std::size_t n) {
+      { s.format_discarded(n) } -> std::convertible_to<bool>;
+    };
+    return c;
+  }
 
  public:
   template <class... Args>
   stage_impl(std::shared_ptr<runtime_state> rt, const stage_options& opts, Args&&... args)
-      : stage_base(std::move(rt), role_v, typeid(typename traits::input_type),
-                   typeid(typename traits::output_type), opts.name),
-        dispatcher_(make_dispatcher<dispatcher_t>(opts.dispatcher_options)),
-        buffer_(opts.buffer_size.value_or(is_pc ? infinity : 10'000),
-                opts.buffer_keep.value_or(buffer_keep::last)) {
+      : engine(std::move(rt), opts, callbacks_of()) {
     emplace_user(user_, std::forward<Args>(args)...);
-    if (opts.demand == producer_demand::accumulate) set_accumulating(true);
-    if constexpr (is_producer) {
-      dispatcher_.set_logger([this](log_level l, const std::string& t) { ctl_log(l, t); });
-      if constexpr (requires(dispatcher_t & d) {
-                      d.set_queue_limit(std::size_t{}, buffer_keep{});
-                    }) {
-        dispatcher_.set_queue_limit(buffer_.capacity(), buffer_.keep());
-      }
-    }
   }
-
-  /// Lets the dispatcher refuse options it can never accept, at the caller's `subscribe`.
-  /// Thread-safe: such checks read only configuration fixed at construction.
-  void check_subscribe(const subscribe_options& opts) const override {
-    if constexpr (is_producer && requires(const dispatcher_t& d) { d.check_subscribe(opts); }) {
-      dispatcher_.check_subscribe(opts);
-    } else {
-      (void)opts;
-    }
-  }
-
-  /// Registers, runs `init`, and queues the start-time subscriptions (rule 28). Throws
-  /// `errc::start_failed` when `init` throws or stops the stage.
-  void start(const stage_options& opts) {
-    register_stage();
-    if constexpr (requires(S & s, ctx_t & c) { s.init(c); }) {
-      bool ok = guarded([&] { user_->init(ctx()); });
-      if (ok) after_callback();
-      if (exiting_) {
-        const std::string why = exit_.to_string();
-        finish_exit();
-        throw error(errc::start_failed, "stage '" + display_name() + "' failed to start: " + why);
-      }
-    }
-    if constexpr (is_pc && requires { dispatcher_.initial_demand(); }) {
-      // A dispatcher that lets its producer_consumer run before any consumer subscribes (a mesh
-      // node without links still processes what it receives).
-      pc_demand_ += dispatcher_.initial_demand();
-    }
-    for (const auto& [producer, sub_opts] : opts.subscribe_to) {
-      subscription_id id = rt_->next_subscription.fetch_add(1, std::memory_order_relaxed);
-      post_subscribe_to(producer.core_ptr(), id, sub_opts);
-    }
-  }
-
-  // -- messages (thread-safe) ---
-
-  bool post_events(subscription_id id, std::vector<in_t>&& events, stage_base* from) override {
-    return push(m_events{id, std::move(events), from});
-  }
-  bool post_subscribe_to(stage_ptr producer, subscription_id id, subscribe_options opts) override {
-    return push(m_subscribe_to{std::move(producer), id, std::move(opts)});
-  }
-  bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id,
-                      subscribe_options opts) override {
-    return push(m_subscribe{std::move(consumer), static_cast<event_sink<out_t>*>(sink), id,
-                            std::move(opts)});
-  }
-  bool post_ask(subscription_id id, std::size_t n, stage_base* from) override {
-    return push(m_ask{id, n, from});
-  }
-  bool post_ask_request(subscription_id id, std::size_t n) override {
-    return push(m_ask_request{id, n});
-  }
-  bool post_cancel(subscription_id id, exit_reason reason, bool down) override {
-    return push(m_cancel{id, std::move(reason), down});
-  }
-  bool post_cancel_request(subscription_id id, exit_reason reason,
-                           std::shared_ptr<std::promise<void>> done) override {
-    return push(m_cancel_request{id, std::move(reason), std::move(done)});
-  }
-  bool post_cancelled(subscription_id id, exit_reason reason, bool down) override {
-    return push(m_cancelled{id, std::move(reason), down});
-  }
-  bool post_info(std::any msg, std::shared_ptr<std::promise<void>> done) override {
-    return push(m_info{std::move(msg), std::move(done)});
-  }
-  bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) override {
-    return push(m_call{std::move(request), std::move(reply)});
-  }
-  bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
-  bool post_demand_mode(producer_demand mode) override { return push(m_demand{mode}); }
-  bool post_stop(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
 
  private:
-  using cancel_waiters = std::vector<std::shared_ptr<std::promise<void>>>;
-  static void release(cancel_waiters& w) {
-    for (auto& p : w) p->set_value();
-    w.clear();
+  void user_init([[maybe_unused]] ctx_t& c) override {
+    if constexpr (callbacks_of().init) user_->init(c);
   }
 
-  // -- messages ---
-  struct m_events {
-    subscription_id id;
-    std::vector<in_t> events;
-    stage_base* from;
-  };
-  struct m_ask {
-    subscription_id id;
-    std::size_t n;
-    stage_base* from;
-  };
-  struct m_subscribe_to {
-    stage_ptr producer;
-    subscription_id id;
-    subscribe_options opts;
-  };
-  struct m_subscribe {
-    stage_ptr consumer;
-    event_sink<out_t>* sink;
-    subscription_id id;
-    subscribe_options opts;
-  };
-  struct m_cancel {
-    subscription_id id;
-    exit_reason reason;
-    bool down;
-  };
-  struct m_cancel_request {
-    subscription_id id;
-    exit_reason reason;
-    std::shared_ptr<std::promise<void>> done;
-  };
-  struct m_cancelled {
-    subscription_id id;
-    exit_reason reason;
-    bool down;
-  };
-  struct m_info {
-    std::any msg;
-    std::shared_ptr<std::promise<void>> done;
-  };
-  struct m_call {
-    std::any request;
-    std::shared_ptr<std::promise<std::any>> reply;
-  };
-  struct m_message {
-    std::any msg;
-  };
-  struct m_demand {
-    producer_demand mode;
-  };
-  struct m_stop {
-    exit_reason reason;
-  };
-  struct m_serve {  // demand the dispatcher owes for events it dropped
-    std::size_t n;
-  };
-  struct m_ask_request {  // datamesh::ask on a manual subscription, forwarded by the consumer
-    subscription_id id;
-    std::size_t n;
-  };
-  using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
-                               m_cancel_request, m_info, m_call, m_message, m_demand, m_stop,
-                               m_serve, m_ask_request>;
-
-  template <class M>
-  bool push(M&& m) {
-    switch (mailbox_.push(message(std::forward<M>(m)))) {
-      case mailbox<message>::push_result::closed:
-        return false;
-      case mailbox<message>::push_result::schedule:
-        schedule();
-        return true;
-      case mailbox<message>::push_result::queued:
-        return true;
+  void user_handle_events([[maybe_unused]] std::span<const in_t> batch,
+                          [[maybe_unused]] const subscription& from,
+                          [[maybe_unused]] ctx_t& c) override {
+    if constexpr (engine::is_consumer) {
+      if constexpr (requires(S & s) { s.handle_events(batch, from, c); }) {
+        user_->handle_events(batch, from, c);
+      } else if constexpr (requires(S & s) { s.handle_events(batch, c); }) {
+        user_->handle_events(batch, c);
+      } else {
+        user_->handle_events(batch);
+      }
     }
+  }
+
+  void user_handle_demand([[maybe_unused]] std::size_t n, [[maybe_unused]] ctx_t& c) override {
+    if constexpr (engine::role_v == stage_role::producer) user_->handle_demand(n, c);
+  }
+
+  void user_handle_subscribe([[maybe_unused]] peer_role peer,
+                             [[maybe_unused]] const subscription& sub,
+                             [[maybe_unused]] const subscribe_options& opts,
+                             [[maybe_unused]] demand_mode& mode,
+                             [[maybe_unused]] ctx_t& c) override {
+    if constexpr (callbacks_of().handle_subscribe) {
+      using result = decltype(user_->handle_subscribe(peer, sub, opts, c));
+      if constexpr (std::is_same_v<result, demand_mode>) {
+        mode = user_->handle_subscribe(peer, sub, opts, c);
+      } else {
+        user_->handle_subscribe(peer, sub, opts, c);
+      }
+    }
+  }
+
+  void user_handle_cancel([[maybe_unused]] const cancellation& why,
+                          [[maybe_unused]] const subscription& sub,
+                          [[maybe_unused]] ctx_t& c) override {
+    if constexpr (callbacks_of().handle_cancel) user_->handle_cancel(why, sub, c);
+  }
+
+  void user_handle_info([[maybe_unused]] std::any& msg, [[maybe_unused]] ctx_t& c) override {
+    if constexpr (callbacks_of().handle_info) user_->handle_info(msg, c);
+  }
+
+  bool user_handle_call([[maybe_unused]] std::any& request, [[maybe_unused]] call_reply& reply,
+                        [[maybe_unused]] ctx_t& c, [[maybe_unused]] std::any& value) override {
+    if constexpr (callbacks_of().handle_call) {
+      using result = decltype(user_->handle_call(request, reply, c));
+      if constexpr (std::is_void_v<result>) {
+        user_->handle_call(request, reply, c);
+        return false;
+      } else {
+        value = user_->handle_call(request, reply, c);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool user_defer_stop([[maybe_unused]] const exit_reason& why,
+                       [[maybe_unused]] ctx_t& c) override {
+    if constexpr (callbacks_of().defer_stop) return user_->defer_stop(why, c);
+    return false;
+  }
+
+  bool user_format_discarded([[maybe_unused]] std::size_t n) override {
+    if constexpr (callbacks_of().format_discarded) return user_->format_discarded(n);
     return true;
   }
 
-  // -- the actor loop ---
-
-  void run() override {
-    // A bounded number of rounds, then yield the thread so other stages get their turn.
-    for (int round = 0; round < 8; ++round) {
-      if (!mailbox_.take(local_)) return;
-      std::size_t i = 0;
-      for (; i < local_.size() && !exiting_; ++i) handle(local_[i]);
-      if (exiting_) {
-        for (; i < local_.size(); ++i) handle_dead(local_[i]);
-        local_.clear();
-        finish_exit();
-        return;
-      }
-      local_.clear();
-    }
-    schedule();
-  }
-
-  void handle(message& m) {
-    std::visit([this](auto& msg) { this->on(msg); }, m);
-  }
-
-  // -- stage exit ---
-
-  void begin_exit(exit_reason reason) {
-    if (exiting_) return;
-    exiting_ = true;
-    exit_ = std::move(reason);
-  }
-
-  void finish_exit() {
-    if constexpr (requires(S & s, const exit_reason& r) { s.terminate(r); }) {
-      if (user_) {
-        try {
-          user_->terminate(exit_);
-        } catch (...) {
-          ctl_log(log_level::error, "terminate threw; the stage exits with its first reason");
-        }
-      }
-    }
-    user_.reset();
-    if (const std::size_t held = ctl_buffered(); held > 0) {
-      // GenStage drops a producer's buffer with it; say so, so the loss is observable.
-      ctl_log(log_level::warning, "exits with " + std::to_string(held) +
-                                      " buffered events that no consumer asked for; they are "
-                                      "discarded");
-    }
-    if (!exit_.is_clean()) {
-      ctl_log(log_level::error, "stage exited: " + exit_.to_string());
-    }
-    // Peers learn of the exit as a monitor's DOWN: consumers by cancel mode, producers by
-    // cancelling (SPEC rules 87-95).
-    for (auto& [id, c] : consumers_) c.stage->post_cancelled(id, exit_, true);
-    for (auto& [id, p] : producers_) {
-      p.stage->post_cancel(id, exit_, true);
-      release(p.waiters);  // the subscription ends with the stage
-    }
-    for (auto& item : pc_queue_) {
-      if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
-    }
-    consumers_.clear();
-    producers_.clear();
-    pc_queue_.clear();
-    std::vector<message> rest;
-    mailbox_.close(rest);
-    for (auto& m : rest) handle_dead(m);
-    buffer_ = buffer<out_t, std::any>(1);
-    buffered_.store(0, std::memory_order_relaxed);
-    publish_exit(exit_);
-  }
-
-  /// A message that reached a stage that has exited.
-  void handle_dead(message& m) {
-    if (auto* s = std::get_if<m_subscribe>(&m)) {
-      s->consumer->post_cancelled(s->id, exit_, true);
-    } else if (auto* r = std::get_if<m_cancel_request>(&m)) {
-      if (r->done) r->done->set_value();  // the subscription ended with the stage
-    } else if (auto* c = std::get_if<m_call>(&m)) {
-      c->reply->set_exception(std::make_exception_ptr(
-          error(errc::no_stage, "stage '" + display_name() + "' exited before the call")));
-    } else if (auto* i = std::get_if<m_info>(&m)) {
-      if (i->done) {
-        i->done->set_exception(std::make_exception_ptr(
-            error(errc::no_stage, "stage '" + display_name() + "' exited before the info")));
-      }
+  void user_terminate([[maybe_unused]] const exit_reason& why) override {
+    if constexpr (requires(S & s) { s.terminate(why); }) {
+      if (user_) user_->terminate(why);
     }
   }
 
-  /// Runs user code; an escaping exception stops this stage with it as the reason (SPEC rule
-  /// 95). Returns false when the stage is exiting.
-  template <class F>
-  bool guarded(F&& f) {
-    try {
-      f();
-    } catch (...) {
-      out_.clear();
-      begin_exit(exit_reason::from_exception(std::current_exception()));
-      return false;
-    }
-    return !exiting_;
-  }
+  void user_destroy() noexcept override { user_.reset(); }
 
-  /// After a callback: dispatch what it pushed, then honour `ctx.stop`.
-  void after_callback() {
-    if constexpr (is_producer) {
-      if (!out_.empty()) {
-        std::vector<out_t> batch;
-        batch.swap(out_);
-        dispatch_events(batch);
-      }
-    }
-    if (stop_requested_) {
-      stop_requested_ = false;
-      begin_exit(std::move(requested_));
-    }
-  }
-
-  ctx_t& ctx() {
-    if constexpr (is_producer) {
-      if (!ctx_) ctx_.emplace(static_cast<stage_control*>(this), &out_);
-    } else {
-      if (!ctx_) ctx_.emplace(static_cast<stage_control*>(this));
-    }
-    return *ctx_;
-  }
-
-  stage_ptr self_ptr() { return shared_from_this(); }
-
-  // -- consumer side ---
-
-  void on(m_subscribe_to& m) {
-    if constexpr (!is_consumer) {
-      ctl_log(log_level::error, "a producer cannot subscribe to another stage");
-    } else {
-      if (!m.producer || !m.producer->alive()) {
-        ctl_log(log_level::error,
-                "was not able to subscribe to a producer because it is not alive");
-        if (m.opts.cancel != cancel_mode::temporary) request_exit(exit_reason::noproc());
-        return;
-      }
-      subscription sub(m.id, self_ptr(), m.producer);
-      // The subscribe goes out before handle_subscribe runs, so an ask made there (or by another
-      // thread right after `subscribe`) can never reach the producer ahead of it (rule 41).
-      auto producer = m.producer;
-      const subscribe_options opts = m.opts;
-      producers_.emplace(m.id, producer_entry{producer, sub, opts.cancel, std::nullopt});
-      void* sink = static_cast<void*>(static_cast<event_sink<in_t>*>(this));
-      if (!producer->post_subscribe(self_ptr(), sink, m.id, std::move(m.opts))) {
-        consumer_cancel(m.id, exit_reason::noproc(), true);
-        return;
-      }
-      demand_mode mode = opts.demand;
-      if (!call_handle_subscribe(peer_role::producer, sub, opts, mode)) return;
-      if (mode == demand_mode::automatic) {
-        auto it = producers_.find(m.id);
-        if (it == producers_.end()) return;  // handle_subscribe cancelled it
-        it->second.demand.emplace(opts.max_demand, opts.effective_min_demand());
-        producer->post_ask(m.id, opts.max_demand, this);  // rule 36
-      }
-    }
-  }
-
-  void on(m_events& m) {
-    if constexpr (is_consumer) {
-      if (producers_.find(m.id) == producers_.end()) {
-        // Rule 33: tell the sender its subscription is unknown here.
-        ctl_log(log_level::warning, "received events on an unknown subscription");
-        if (auto p = rt_->find(m.from))
-          p->post_cancel(m.id, exit_reason::unknown_subscription(), false);
-        return;
-      }
-      if constexpr (is_pc) {
-        pc_queue_.push_back(pc_events{m.id, std::move(m.events)});
-        take_pc_events();
-      } else {
-        consume(m.id, m.events);
-      }
-    }
-  }
-
-  /// Hands a received message to `handle_events` in batches (rules 37, 38, 40, 42).
-  void consume(subscription_id id, std::vector<in_t>& events) {
-    if constexpr (is_consumer) {
-      auto it = producers_.find(id);
-      if (it == producers_.end()) {
-        // The producer was removed while the events waited in the queue: handle them, no asks.
-        call_handle_events(std::span<const in_t>(events), subscription(id, self_ptr(), nullptr));
-        return;
-      }
-      producer_entry& e = it->second;
-      if (!e.demand) {  // manual: one batch, no asks (rule 42)
-        call_handle_events(std::span<const in_t>(events), e.sub);
-        return;
-      }
-      // References, not copies (no refcount traffic per batch): entries leave producers_ only
-      // in message handlers, never while a callback of this stage runs.
-      stage_base& producer = *e.stage;
-      const subscription& sub = e.sub;
-      const std::size_t excess = e.demand->split(
-          events.size(), [&](std::size_t offset, std::size_t size, std::size_t ask) {
-            if (exiting_) return;
-            if (!call_handle_events(std::span<const in_t>(events.data() + offset, size), sub)) {
-              return;
-            }
-            if (ask > 0) producer.post_ask(id, ask, this);  // after handle_events (rule 38)
-          });
-      if (excess > 0) {
-        ctl_log(log_level::warning,
-                "has received " + std::to_string(excess) + " events in excess from a producer");
-      }
-    }
-  }
-
-  bool call_handle_events(std::span<const in_t> batch, const subscription& from) {
-    if constexpr (is_consumer) {
-      bool ok = guarded([&] {
-        if constexpr (requires(S & s, ctx_t & c) { s.handle_events(batch, from, c); }) {
-          user_->handle_events(batch, from, ctx());
-        } else if constexpr (requires(S & s, ctx_t & c) { s.handle_events(batch, c); }) {
-          user_->handle_events(batch, ctx());
-        } else {
-          user_->handle_events(batch);
-        }
-      });
-      if (ok) after_callback();
-      return !exiting_;
-    } else {
-      (void)batch;
-      (void)from;
-      return true;
-    }
-  }
-
-  void on(m_cancelled& m) { consumer_cancel(m.id, std::move(m.reason), m.down); }
-
-  void on(m_cancel_request& m) {
-    auto it = producers_.find(m.id);
-    if (it == producers_.end()) {  // already gone: nothing to wait for
-      if (m.done) m.done->set_value();
-      return;
-    }
-    if (m.done) it->second.waiters.push_back(std::move(m.done));
-    it->second.stage->post_cancel(m.id, std::move(m.reason), false);
-  }
-
-  void consumer_cancel(subscription_id id, exit_reason reason, bool down) {
-    auto it = producers_.find(id);
-    if (it == producers_.end()) return;
-    producer_entry entry = std::move(it->second);
-    producers_.erase(it);
-    const auto kind = reason.get_kind();
-    if (!down && (kind == exit_reason::kind::unknown_subscription ||
-                  kind == exit_reason::kind::duplicated_subscription)) {
-      // The producer refused a message of this subscription, not the subscription itself: it
-      // may still hold it (an ask that overtook the subscribe). Let it go there too, as the
-      // monitor's DOWN does in GenStage, so no stale subscriber is left behind.
-      entry.stage->post_cancel(id, reason, true);
-    }
-    cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
-    if constexpr (is_pc) {
-      if (!pc_queue_.empty()) {  // behind the events still queued (rules 47, 94)
-        pc_queue_.push_back(
-            pc_cancel{entry.cancel, std::move(c), entry.sub, std::move(entry.waiters)});
-        return;
-      }
-    }
-    invoke_cancel(entry.cancel, c, entry.sub);
-    release(entry.waiters);
-  }
-
-  void invoke_cancel(cancel_mode mode, const cancellation& c, const subscription& sub) {
-    if (!call_handle_cancel(c, sub)) return;  // handle_cancel runs first (rule 91)
-    const exit_reason& reason = c.reason;
-    const bool exits =
-        mode == cancel_mode::permanent || (mode == cancel_mode::transient && !reason.is_clean());
-    // A refused subscription never makes the consumer exit (rule 92, and DataMesh's refusals).
-    if (!exits || reason.get_kind() == exit_reason::kind::already_subscribed ||
-        reason.get_kind() == exit_reason::kind::refused) {
-      return;
-    }
-    ctl_log(log_level::info, "is stopping after receiving cancel from its producer with reason: " +
-                                 reason.to_string());
-    request_exit(reason);  // the raw reason (rule 90)
-  }
-
-  // -- producer side ---
-
-  void on(m_subscribe& m) {
-    if constexpr (!is_producer) {
-      ctl_log(log_level::error, "a consumer received a subscription request; ignored (rule 34)");
-    } else {
-      if (consumers_.count(m.id) != 0) {  // rule 32
-        ctl_log(log_level::error, "received a duplicated subscription");
-        m.consumer->post_cancelled(m.id, exit_reason::duplicated_subscription(), false);
-        return;
-      }
-      subscription sub(m.id, m.consumer, self_ptr());
-      consumers_.emplace(m.id, consumer_entry{m.consumer, m.sink, sub});
-      demand_mode mode = demand_mode::automatic;
-      if (!call_handle_subscribe(peer_role::consumer, sub, m.opts, mode)) return;
-      if (mode == demand_mode::manual) {  // rule 12
-        begin_exit(exit_reason::bad_return_value(
-            "handle_subscribe returned manual for a consumer; producers only accept automatic"));
-        return;
-      }
-      std::size_t demand = 0;
-      try {
-        if constexpr (requires { dispatcher_.subscribe(m.id, m.opts, m.consumer.get()); }) {
-          demand = dispatcher_.subscribe(m.id, m.opts, static_cast<const void*>(m.consumer.get()));
-        } else {
-          demand = dispatcher_.subscribe(m.id, m.opts);
-        }
-      } catch (const error& e) {
-        // The dispatcher refused (broadcast's already_subscribed, rule 35; a taken partition or
-        // route target): cancel that subscription, keep the producer running.
-        ctl_log(log_level::error, std::string("refused a subscription: ") + e.what());
-        producer_cancel(m.id,
-                        e.code() == errc::already_subscribed ? exit_reason::already_subscribed()
-                                                             : exit_reason::refused(e.what()),
-                        false);
-        return;
-      } catch (...) {
-        begin_exit(exit_reason::from_exception(std::current_exception()));
-        return;
-      }
-      dispatcher_result(demand);
-      drain_dispatcher();
-    }
-  }
-
-  void on(m_ask& m) {
-    if constexpr (is_producer) {
-      if (consumers_.find(m.id) == consumers_.end()) {  // rule 33
-        if (auto c = rt_->find(m.from)) {
-          c->post_cancelled(m.id, exit_reason::unknown_subscription(), false);
-        }
-        return;
-      }
-      if (m.n == 0) return;
-      if constexpr (role_v == stage_role::producer) {
-        // Accumulating: hold the ask itself, not the dispatcher's answer, so a dispatcher that
-        // shares demand (broadcast) counts every subscriber that joined before `forward`.
-        if (accumulating()) {
-          held_.push_back({m.id, m.n});
-          return;
-        }
-      }
-      dispatcher_result(ask_dispatcher(m.id, m.n));
-      drain_dispatcher();
-    }
-  }
-
-  std::size_t ask_dispatcher(subscription_id id, std::size_t n) {
-    if constexpr (requires { dispatcher_.ask(id, n, send_fn()); }) {
-      return dispatcher_.ask(id, n, send_fn());
-    } else {
-      return dispatcher_.ask(id, n);
-    }
-  }
-
-  void on(m_cancel& m) {
-    if constexpr (is_producer) producer_cancel(m.id, std::move(m.reason), m.down);
-  }
-
-  void producer_cancel(subscription_id id, exit_reason reason, bool down) {
-    auto it = consumers_.find(id);
-    if (it == consumers_.end()) return;
-    consumer_entry entry = std::move(it->second);
-    consumers_.erase(it);
-    if (!down) entry.stage->post_cancelled(id, reason, false);  // confirm (rule 86)
-    cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
-    if (!call_handle_cancel(c, entry.sub)) return;
-    // The dispatcher after, since it may create demand (rules 66, 73).
-    dispatcher_result(dispatcher_.cancel(id));
-    drain_dispatcher();
-  }
-
-  /// Sends a batch to a subscriber, if it is still subscribed.
-  auto send_fn() {
-    return [this](subscription_id id, std::vector<out_t>&& batch) {
-      auto it = consumers_.find(id);
-      if (it != consumers_.end()) it->second.sink->post_events(id, std::move(batch), this);
-    };
-  }
-
-  /// After a dispatcher call: the asks it makes on a consumer's behalf and the demand it owes
-  /// for dropped events go through the mailbox (never recursively), due infos are delivered,
-  /// and the buffered figure is published.
-  void drain_dispatcher() {
-    if constexpr (is_producer) {
-      if constexpr (requires {
-                      dispatcher_.drain([](subscription_id, std::size_t) {}, [](std::any&&) {},
-                                        [](std::size_t) {});
-                    }) {
-        dispatcher_.drain([this](subscription_id id, std::size_t n) { post_ask(id, n, this); },
-                          [this](std::any&& msg) { deliver_info(msg); },
-                          [this](std::size_t n) { push(m_serve{n}); });
-      }
-      publish_buffered();
-    }
-  }
-
-  void publish_buffered() {
-    std::size_t n = buffer_.size();
-    if constexpr (requires(const dispatcher_t& d) { d.queued(); }) n += dispatcher_.queued();
-    buffered_.store(n, std::memory_order_relaxed);
-    if constexpr (requires(const dispatcher_t& d) { d.dropped(); }) {
-      dropped_.store(dispatcher_.dropped(), std::memory_order_relaxed);
-    }
-  }
-
-  void on(m_serve& m) { dispatcher_result(m.n); }
-
-  void on(m_ask_request& m) {
-    if constexpr (is_consumer) {
-      auto it = producers_.find(m.id);
-      if (it != producers_.end()) it->second.stage->post_ask(m.id, m.n, this);
-    }
-  }
-
-  /// Serves demand the dispatcher passed on: buffer first, then `handle_demand` (rule 43); a
-  /// producer_consumer adds it to its downstream counter (rule 44).
-  void dispatcher_result(std::size_t counter) {
-    if constexpr (is_pc) {
-      pc_demand_ += counter;
-      take_from_buffer(pc_demand_);
-      take_pc_events();
-    } else if constexpr (is_producer) {
-      if (counter == 0 || exiting_) return;
-      if (accumulating()) {
-        held_.push_back({0, counter});  // held one by one (rule 51)
-        return;
-      }
-      serve(counter);
-    }
-  }
-
-  void serve(std::size_t counter) {
-    const std::size_t rest = take_from_buffer(counter);
-    if (rest > 0 && !exiting_) call_handle_demand(rest);
-  }
-
-  void call_handle_demand(std::size_t n) {
-    if constexpr (role_v == stage_role::producer) {
-      out_.reserve(n);
-      if (guarded([&] { user_->handle_demand(n, ctx()); })) after_callback();
-    }
-  }
-
-  /// Takes up to `counter` events from the buffer, stopping at each queued info to deliver it
-  /// (rules 58-60). Returns the demand left.
-  std::size_t take_from_buffer(std::size_t counter) {
-    while (counter > 0 && !buffer_.empty() && !exiting_) {
-      std::vector<out_t> taken;
-      std::vector<std::any> infos;
-      counter -= buffer_.take(counter, taken, infos);
-      publish_buffered();
-      dispatch_events(taken);
-      for (auto& i : infos) dispatch_info(std::move(i));
-    }
-    return counter;
-  }
-
-  void dispatch_events(std::vector<out_t>& events) {
-    if constexpr (is_producer) {
-      if (events.empty()) return;
-      if (accumulating() || consumers_.empty()) {
-        buffer_events(events);
-        return;
-      }
-      const std::size_t length = events.size();
-      try {
-        dispatcher_.dispatch(events, send_fn());
-      } catch (...) {
-        // A user function of the dispatcher (selector, hash, key) threw: the producer stops
-        // with it, as any callback would (rules 76, 95).
-        events.clear();
-        begin_exit(exit_reason::from_exception(std::current_exception()));
-        return;
-      }
-      drain_dispatcher();
-      if constexpr (is_pc) {
-        const std::size_t sent = length - events.size();
-        pc_demand_ -= sent < pc_demand_ ? sent : pc_demand_;
-      }
-      buffer_events(events);
-    } else {
-      (void)events;
-    }
-  }
-
-  void buffer_events(std::vector<out_t>& events) {
-    if (events.empty()) return;
-    std::vector<std::any> released;
-    const std::size_t discarded = buffer_.store(events, 0, released);
-    publish_buffered();
-    if (discarded > 0) {
-      bool report = true;
-      if constexpr (requires(S & s, std::size_t n) {
-                      { s.format_discarded(n) } -> std::convertible_to<bool>;
-                    }) {
-        guarded([&] { report = user_->format_discarded(discarded); });
-      }
-      if (report) {
-        ctl_log(log_level::warning,
-                "has discarded " + std::to_string(discarded) + " events from buffer");
-      }
-    }
-    for (auto& i : released) dispatch_info(std::move(i));  // never lost (rule 62)
-  }
-
-  // -- infos (SPEC section E) ---
-
-  void on(m_info& m) {
-    producer_info(std::move(m.msg));
-    if (m.done) m.done->set_value();
-  }
-
-  void producer_info(std::any msg) {
-    if constexpr (!is_producer) {
-      deliver_info(msg);  // a consumer gets it at once (rule 59)
-    } else {
-      if constexpr (is_pc) {
-        if (!pc_queue_.empty()) {  // behind queued upstream events (rule 61)
-          pc_queue_.push_back(pc_info{std::move(msg)});
-          return;
-        }
-      }
-      buffer_or_dispatch_info(std::move(msg));
-    }
-  }
-
-  void buffer_or_dispatch_info(std::any msg) {
-    if (!buffer_.store_info(msg)) dispatch_info(std::move(msg));
-  }
-
-  void dispatch_info(std::any msg) {
-    if constexpr (is_producer) {
-      dispatcher_.info(std::move(msg), [this](std::any&& m) { deliver_info(m); });
-      drain_dispatcher();
-    } else {
-      deliver_info(msg);
-    }
-  }
-
-  void on(m_message& m) { deliver_info(m.msg); }
-
-  // -- calls (rules 10, 11) ---
-
-  void on(m_call& m) {
-    call_reply reply(std::move(m.reply));
-    if constexpr (requires(S & s, std::any & r, call_reply & y, ctx_t & c) {
-                    s.handle_call(r, y, c);
-                  }) {
-      using result = decltype(user_->handle_call(m.request, reply, ctx()));
-      std::any value;
-      const bool ok = guarded([&] {
-        if constexpr (std::is_void_v<result>) {
-          user_->handle_call(m.request, reply, ctx());
-        } else {
-          value = user_->handle_call(m.request, reply, ctx());
-        }
-      });
-      if (!ok) {
-        reply.fail(exit_.exception() ? exit_.exception()
-                                     : std::make_exception_ptr(error(
-                                           errc::no_stage, "the stage stopped in handle_call")));
-        return;
-      }
-      after_callback();  // the events go out before the reply (rule 10)
-      if constexpr (!std::is_void_v<result>) reply(std::move(value));
-    } else {
-      reply.fail(std::make_exception_ptr(
-          error(errc::not_supported, "stage '" + display_name() + "' has no handle_call")));
-    }
-  }
-
-  void deliver_info(std::any& msg) {
-    if (exiting_) return;
-    if constexpr (requires(S & s, std::any & a, ctx_t & c) { s.handle_info(a, c); }) {
-      if (guarded([&] { user_->handle_info(msg, ctx()); })) after_callback();
-    } else {
-      ctl_log(log_level::warning, "has no handle_info; an info message was dropped (rule 15)");
-    }
-  }
-
-  // -- demand mode (rules 48-52) ---
-
-  void on(m_demand& m) { ctl_set_demand(m.mode); }
-
-  bool accumulating() const noexcept { return accumulating_.load(std::memory_order_relaxed); }
-  void set_accumulating(bool on) { accumulating_.store(on, std::memory_order_relaxed); }
-
-  void on(m_stop& m) { request_exit(std::move(m.reason)); }
-
-  /// An exit asked from outside: a stop request, or a producer's exit by cancel mode. A
-  /// supervisor first stops its children, then exits by `ctx.stop` (stage.hpp, defer_stop).
-  void request_exit(exit_reason reason) {
-    if constexpr (requires(S & s, const exit_reason& r, ctx_t& c) {
-                    { s.defer_stop(r, c) } -> std::same_as<bool>;
-                  }) {
-      bool deferred = false;
-      if (!guarded([&] { deferred = user_->defer_stop(reason, ctx()); })) return;
-      after_callback();
-      if (deferred || exiting_) return;
-    }
-    begin_exit(std::move(reason));
-  }
-
-  // -- producer_consumer queue (rules 44-47, 61, 94) ---
-
-  struct pc_events {
-    subscription_id id;
-    std::vector<in_t> events;
-  };
-  struct pc_info {
-    std::any msg;
-  };
-  struct pc_cancel {
-    cancel_mode mode;
-    cancellation c;
-    subscription sub;
-    cancel_waiters waiters{};
-  };
-  using pc_item = std::variant<pc_events, pc_info, pc_cancel>;
-
-  /// Handles queued upstream messages, whole, while downstream demand is positive (rule 45).
-  void take_pc_events() {
-    if constexpr (is_pc) {
-      while (pc_demand_ > 0 && !pc_queue_.empty() && !exiting_) {
-        pc_item item = std::move(pc_queue_.front());
-        pc_queue_.pop_front();
-        if (auto* e = std::get_if<pc_events>(&item)) {
-          consume(e->id, e->events);
-        } else if (auto* i = std::get_if<pc_info>(&item)) {
-          buffer_or_dispatch_info(std::move(i->msg));
-        } else {
-          auto& c = std::get<pc_cancel>(item);
-          invoke_cancel(c.mode, c.c, c.sub);
-          release(c.waiters);
-        }
-      }
-    }
-  }
-
-  // -- optional callbacks ---
-
-  /// Calls `handle_subscribe` if defined; `mode` takes its answer. False if the stage exits.
-  bool call_handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
-                             demand_mode& mode) {
-    if constexpr (requires(S & s, ctx_t & c) { s.handle_subscribe(peer, sub, opts, c); }) {
-      using result = decltype(user_->handle_subscribe(peer, sub, opts, ctx()));
-      bool ok = guarded([&] {
-        if constexpr (std::is_same_v<result, demand_mode>) {
-          mode = user_->handle_subscribe(peer, sub, opts, ctx());
-        } else {
-          user_->handle_subscribe(peer, sub, opts, ctx());
-        }
-      });
-      if (ok) after_callback();
-    }
-    return !exiting_;
-  }
-
-  bool call_handle_cancel(const cancellation& c, const subscription& sub) {
-    if constexpr (requires(S & s, ctx_t & x) { s.handle_cancel(c, sub, x); }) {
-      if (guarded([&] { user_->handle_cancel(c, sub, ctx()); })) after_callback();
-    }
-    return !exiting_;
-  }
-
-  // -- stage_control: what the context offers ---
-
-  void ctl_ask(const subscription& s, std::size_t n) override {
-    if (n == 0) return;
-    auto it = producers_.find(s.id());
-    if (it != producers_.end()) {
-      it->second.stage->post_ask(s.id(), n, this);
-    } else if (auto p = s.producer().core_ptr()) {
-      p->post_ask(s.id(), n, this);
-    }
-  }
-  void ctl_cancel(const subscription& s, exit_reason r) override {
-    auto it = producers_.find(s.id());
-    if (it != producers_.end()) {
-      it->second.stage->post_cancel(s.id(), std::move(r), false);
-    } else if (auto p = s.producer().core_ptr()) {
-      p->post_cancel(s.id(), std::move(r), false);
-    }
-  }
-  void ctl_stop(exit_reason r) override {
-    stop_requested_ = true;
-    requested_ = std::move(r);
-  }
-  void ctl_async_info(std::any msg) override { post_info(std::move(msg), nullptr); }
-  void ctl_set_demand(producer_demand m) override {
-    if constexpr (role_v == stage_role::producer) {
-      if (m == producer_demand::accumulate) {
-        set_accumulating(true);
-        return;
-      }
-      if (!accumulating()) return;
-      set_accumulating(false);
-      std::vector<held_demand> held;
-      held.swap(held_);
-      for (const held_demand& h : held) {  // replayed one by one, in order (rule 51)
-        if (exiting_ || accumulating()) {
-          held_.push_back(h);
-          continue;
-        }
-        if (h.ask_from == 0) {
-          serve(h.n);
-        } else if (consumers_.count(h.ask_from) != 0) {
-          dispatcher_result(ask_dispatcher(h.ask_from, h.n));
-          drain_dispatcher();
-        }
-      }
-    } else if constexpr (is_pc) {
-      if (m == producer_demand::accumulate) {
-        ctl_log(log_level::error, "demand mode can only be set for producers (rule 52)");
-      }
-    } else {
-      ctl_log(log_level::error, "demand mode can only be set for producers (rule 52)");
-    }
-  }
-  producer_demand ctl_demand() const override {
-    return accumulating() ? producer_demand::accumulate : producer_demand::forward;
-  }
-  std::size_t ctl_buffered() const override {
-    if constexpr (requires(const dispatcher_t& d) { d.queued(); }) {
-      return buffer_.size() + dispatcher_.queued();
-    } else {
-      return buffer_.size();
-    }
-  }
-  stage_ref ctl_self() override { return stage_ref(shared_from_this()); }
-  void ctl_log(log_level level, const std::string& text) override {
-    rt_->write_log(level, display_name() + " " + text);
-  }
-
-  // -- state ---
-
-  struct consumer_entry {
-    stage_ptr stage;
-    event_sink<out_t>* sink;
-    subscription sub;
-  };
-  struct producer_entry {
-    stage_ptr stage;
-    subscription sub;
-    cancel_mode cancel;
-    std::optional<consumer_demand> demand;  // empty: manual
-    cancel_waiters waiters{};               // sync_cancel calls waiting for handle_cancel
-  };
-
-  // Thread-safe: the only member other threads touch.
-  mailbox<message> mailbox_;
-
-  // Everything below belongs to the stage's handlers.
-  std::vector<message> local_;
   std::optional<S> user_;
-  std::optional<ctx_t> ctx_;
-  bool exiting_ = false;
-  exit_reason exit_;
-  bool stop_requested_ = false;
-  exit_reason requested_;
-
-  // producer side
-  dispatcher_t dispatcher_;
-  buffer<out_t, std::any> buffer_;
-  std::vector<out_t> out_;
-  std::unordered_map<subscription_id, consumer_entry> consumers_;
-  struct held_demand {
-    subscription_id ask_from;  // an ask still to give the dispatcher; 0: demand to serve
-    std::size_t n;
-  };
-  std::vector<held_demand> held_;
-
-  // consumer side
-  std::unordered_map<subscription_id, producer_entry> producers_;
-
-  // producer_consumer: upstream messages waiting for downstream demand
-  std::deque<pc_item> pc_queue_;
-  std::size_t pc_demand_ = 0;
 };
 
 }  // namespace datamesh::detail
