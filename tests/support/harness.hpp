@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "support/engines.hpp"
+
 namespace dmtest {
 
 using namespace datamesh;

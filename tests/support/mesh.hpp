@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "support/engines.hpp"
+
 /// Apart from support/harness.hpp's stages, some of which share these names.
 namespace dmtest::mesh_logic {
 
