@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target (the `fuzz` preset: clang++-14, ASan + UBSan) and fuzzes the public
+# Builds the libFuzzer target (the `fuzz` preset: clang++-16, ASan + UBSan) and fuzzes the public
 # API for a bounded time, starting from the seed corpus in tests/fuzz/corpus/.
 #
 #   ./scripts/fuzz.sh [seconds]     default 60; DATAMESH_FUZZ_SECONDS also sets it
@@ -8,7 +8,7 @@
 # build/fuzz/crash-* and the script fails. To keep a finding as a regression test, copy the input
 # into tests/fuzz/corpus/: the fuzzer starts from that directory, and the ci preset replays it as
 # the fuzz.corpus test.
-# Needs the packages from scripts/install-deps.sh (clang-14, libclang-rt-14-dev).
+# Needs the packages from scripts/install-deps.sh (clang-16, libclang-rt-16-dev).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,7 +30,7 @@ run cmake --build --preset fuzz
 work=build/fuzz/corpus
 mkdir -p "$work"
 # -timeout: one input taking 10 s is a hang. -rss_limit_mb: the sanitizers' shadow memory counts.
-# The sanitizer runtimes of clang 14 handle high mmap randomisation, so no setarch here.
+# The sanitizer runtimes of clang 16 handle high mmap randomisation, so no setarch here.
 run env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build/fuzz/tests/fuzz/datamesh_fuzz_api \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \

@@ -12,8 +12,8 @@ packages=(
   doctest-dev          # tests: doctestConfig.cmake, doctest_discover_tests
   libbenchmark-dev     # bench/: Google Benchmark 1.7
   clang-format-14      # the formatting check in .ci/run
-  clang-14             # the libFuzzer target (the fuzz preset)
-  libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes
+  clang-16             # the libFuzzer target (the fuzz preset)
+  libclang-rt-16-dev   # libFuzzer and clang's sanitizer runtimes
   ca-certificates
   git
 )

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Configures, builds and tests DataMesh the way CI does: the `ci` workflow preset (Release,
-# -Werror, asserts on; unit, stress, compile-fail, package, fuzz-corpus and example tests), the
-# unit and stress tests under AddressSanitizer + UBSan with leak checks (asan), the stress tests
-# (the ones with threads) under ThreadSanitizer (tsan), then the libFuzzer target for
-# DATAMESH_FUZZ_SECONDS (default 60; scripts/fuzz.sh).
+# Configures, builds and tests DataMesh the way CI does. The whole suite (unit, stress,
+# compile-fail, package, fuzz-corpus and example tests; -Werror, asserts on) runs three times:
+# the `ci` workflow preset (Release), ThreadSanitizer (tsan), and AddressSanitizer + UBSan with
+# leak checks (asan). Then the libFuzzer target runs for DATAMESH_FUZZ_SECONDS (default 60;
+# scripts/fuzz.sh).
 #
 #   ./scripts/test.sh          all of it
 #   ./scripts/test.sh --quick  the ci workflow only

@@ -1,5 +1,5 @@
 // A consumer cannot emit events: its context<void> has no push (SPEC rule 9, at compile time).
-// expect: has no member named 'push'
+// expect: no member named 'push'
 #include <datamesh/datamesh.hpp>
 
 #include <span>

@@ -3,12 +3,14 @@
 #   cmake -DMODE=install|build_tree -DBUILD_DIR=<datamesh build tree> -DWORK_DIR=<scratch dir>
 #         -DCONSUMER_SOURCE_DIR=<tests/package> [-DCONFIG=<config>] [-DGENERATOR=<generator>]
 #         [-DMAKE_PROGRAM=<path>] [-DCXX_COMPILER=<path>] [-DPREFIX_PATH=<a|b|...>]
-#         [-DBoost_DIR=<dir>] -P run.cmake
+#         [-DBoost_DIR=<dir>] [-DSANITIZERS=<list>] -P run.cmake
 #
 # MODE=install:    cmake --install BUILD_DIR --prefix WORK_DIR/prefix, then the consumer finds
 #                  datamesh there through CMAKE_PREFIX_PATH.
 # MODE=build_tree: the consumer uses the build tree's export (datamesh_DIR=BUILD_DIR).
 # Either way the consumer is configured, built and run (through its own ctest) from scratch.
+# SANITIZERS: the -fsanitize= list the library was built with; a sanitized library links only
+# into a program built with the same sanitizers, so the consumer gets them too.
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var MODE BUILD_DIR WORK_DIR CONSUMER_SOURCE_DIR)
@@ -65,6 +67,10 @@ if(CONFIG)
 endif()
 if(Boost_DIR)
   list(APPEND consumer_args "-DBoost_DIR=${Boost_DIR}")
+endif()
+if(SANITIZERS)
+  list(APPEND consumer_args "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZERS}"
+                            "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZERS}")
 endif()
 if(prefix_path)
   string(REPLACE ";" "\\;" prefix_path "${prefix_path}")
