@@ -53,6 +53,7 @@ struct summing_sink {
     if (++s.seen == s.report.expected) {
       s.report.total->fetch_add(s.sum);
       s.report.finished->fetch_add(1, std::memory_order_release);
+      s.report.finished->notify_all();
     }
     return s;
   }
@@ -76,7 +77,10 @@ struct counting_broadcast : datamesh::broadcast_dispatcher<event> {
   counting_broadcast() = default;
   explicit counting_broadcast(options o) : asked(o.asked) {}
   std::size_t ask(datamesh::subscription_id id, std::size_t n) {
-    if (asked != nullptr) asked->fetch_add(1, std::memory_order_release);
+    if (asked != nullptr) {
+      asked->fetch_add(1, std::memory_order_release);
+      asked->notify_all();
+    }
     return broadcast_dispatcher::ask(id, n);
   }
 };
@@ -86,8 +90,13 @@ struct broadcast_hub : identity {
   using dispatcher_type = counting_broadcast;
 };
 
+// Blocks, as the plain benchmarks' wait() does: a caller spinning here would take a core from
+// the two workers.
 void wait_for(const std::atomic<int>& finished, int sinks) {
-  while (finished.load(std::memory_order_acquire) < sinks) std::this_thread::yield();
+  for (int seen = finished.load(std::memory_order_acquire); seen < sinks;
+       seen = finished.load(std::memory_order_acquire)) {
+    finished.wait(seen, std::memory_order_acquire);
+  }
 }
 
 void BM_W8_mesh_pipeline_3_nodes(benchmark::State& state) {
