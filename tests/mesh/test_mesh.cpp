@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <numeric>
+#include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -417,6 +420,94 @@ TEST_CASE("mesh: trigger_all hands a whole range over in order, waiting for room
   CHECK(got == data);
   CHECK(error_of([&] { m.trigger_all<std::string>("sink", std::vector<std::string>{"x"}); }) ==
         errc::type_mismatch);
+}
+
+TEST_CASE("mesh: trigger_all feeds a node from the range itself once the inlet is full") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 7});
+  // 10 fit the inlet; the node takes the other 4,990 straight from the range as it asks.
+  m.trigger_all<int>("sink", std::views::iota(0, 5000));
+  f.run();
+  REQUIRE(got.size() == 5000);
+  for (int i = 0; i < 5000; ++i) REQUIRE(got[static_cast<std::size_t>(i)] == i);
+  CHECK(m.snapshot().node("sink")->inlet_depth == 0);
+  CHECK(m.figures("sink").in == 5000);
+}
+
+TEST_CASE("mesh: what reading trigger_all's range throws reaches its caller; the node goes on") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 4});
+  auto failing_at = [](int bad) {
+    return std::views::iota(0, 100) | std::views::transform([bad](int x) {
+             if (x == bad) throw std::runtime_error("unreadable datum");
+             return x;
+           });
+  };
+  // Past the inlet's room: thrown while the node takes from the range.
+  CHECK_THROWS_WITH_AS(m.trigger_all<int>("sink", failing_at(50)), "unreadable datum",
+                       std::runtime_error);
+  f.run();
+  std::vector<int> before(50);
+  std::iota(before.begin(), before.end(), 0);
+  CHECK(got == before);
+  // Within the inlet's room: thrown on the caller's thread; what was accepted still arrives.
+  got.clear();
+  CHECK_THROWS_AS(m.trigger_all<int>("sink", failing_at(3)), std::runtime_error);
+  f.run();
+  CHECK(got == std::vector<int>{0, 1, 2});
+  m.trigger_data("sink", 7);
+  f.run();
+  CHECK(got == std::vector<int>{0, 1, 2, 7});
+}
+
+TEST_CASE("mesh: trigger_all fails with no_stage when its node stops while it feeds it") {
+  std::vector<int> got;
+  std::vector<int> other;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 5});
+  m.start_node("other", recorder{}, &other);
+  auto stopping = std::views::iota(0, 1000) | std::views::transform([&m](int x) {
+                    if (x == 20) m.stop_node("sink");  // read on the node's side
+                    return x;
+                  });
+  CHECK(error_of([&] { m.trigger_all<int>("sink", stopping); }) == errc::no_stage);
+  f.run();
+  CHECK(!m.contains("sink"));
+  CHECK(got.size() <= 25);  // what the node had taken before its stop took effect, at most
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == static_cast<int>(i));
+  m.trigger_data("other", 1);
+  f.run();
+  CHECK(other == std::vector<int>{1});
+}
+
+namespace {
+/// A consumer of a node's events; subscribed with manual demand, it never asks for any.
+struct stalled {
+  void handle_events(std::span<const mesh_event<int>>, const subscription&, context<void>&) {}
+};
+}  // namespace
+
+TEST_CASE("mesh: trigger_all throws would_deadlock when nothing can ever take the rest") {
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("stuck", relay{}, {}, {.inlet_capacity = 10, .max_demand = 10});
+  auto never = f.rt.start<stalled>();
+  datamesh::subscribe(never, m.stage_of("stuck"),
+                      {.demand = demand_mode::manual, .dispatch = mesh_link<int>{99, {}, nullptr}});
+  f.run();
+  // The node takes what its unlinked window (1000) allowed before the link came, and no more.
+  CHECK(error_of([&] { m.trigger_all<int>("stuck", std::views::iota(0, 5000)); }) ==
+        errc::would_deadlock);
+  f.run();  // the withdrawn range is never read again
+  CHECK(m.figures("stuck").in == 1000);
+  CHECK(m.contains("stuck"));
+  for (int i = 0; i < 10; ++i) CHECK(m.try_trigger_data("stuck", i) == trigger_status::accepted);
+  CHECK(m.try_trigger_data("stuck", 10) == trigger_status::full);
 }
 
 // -- supervised nodes ---

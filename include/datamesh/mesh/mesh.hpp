@@ -62,6 +62,9 @@ template <class T>
 struct to_mesh_event {
   mesh_event<T> operator()(T&& v) const { return {std::move(v), 0, mesh_event<T>::everyone}; }
 };
+/// A node's inlet: data from outside the mesh, taken by the node as events.
+template <class T>
+using node_inlet = inlet_queue<T, mesh_event<T>>;
 }  // namespace detail
 
 /// Options of one node.
@@ -110,7 +113,7 @@ struct mesh_node {
   std::type_index input = typeid(void);
   std::type_index output = typeid(void);
   stage_ref inlet;
-  std::shared_ptr<void> inlet_queue;  // detail::inlet_queue<In>
+  std::shared_ptr<void> inlet_queue;  // detail::node_inlet<In>
   std::function<std::size_t()> inlet_depth;
   std::function<std::any(std::uint32_t, const std::any&, const node_id&,
                          std::shared_ptr<link_gauge>)>
@@ -251,7 +254,7 @@ class mesh {
       n->key = reg_->next_key++;
       reg_->nodes.emplace(id, n);
     }
-    auto q = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
+    auto q = std::make_shared<detail::node_inlet<in_t>>(opts.inlet_capacity);
     n->inlet_queue = q;
     n->inlet_depth = [w = std::weak_ptr(q)]() -> std::size_t {
       auto q = w.lock();
@@ -378,24 +381,44 @@ class mesh {
     push_locked(*q, inlet, lock, std::move(data), id);
   }
 
-  /// Hands every datum of `data` to node `id`, in order, as `trigger_data` does one by one, but
-  /// with one registry lookup and one lock per inletful: the way to feed a node in bulk.
-  /// @throws datamesh::error as `trigger_data`; the data before the failure were accepted.
+  /// Hands every datum of `data` to node `id`, in order, as `trigger_data` does one by one, and
+  /// returns once all are accepted: the way to feed a node in bulk. What fits in the inlet goes
+  /// in at once; the node takes the rest straight from `data` as it asks for more, on its own
+  /// thread, while this call waits (so `data` is read by the node's thread meanwhile). On a
+  /// deterministic runtime it runs the executor instead of waiting, as `trigger_data` does.
+  /// @throws datamesh::error as `trigger_data`, or what reading `data` threw; the data before
+  ///   the failure were accepted.
   template <class T, std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, T>
   void trigger_all(const node_id& id, R&& data) {
     auto [q, inlet] = inlet_of<T>(id);
     auto it = std::ranges::begin(data);
     const auto end = std::ranges::end(data);
-    while (it != end) {
-      std::unique_lock lock(q->mutex);
-      wait_for_room(*q, inlet, lock, id);
-      if (q->closed) throw error(errc::no_stage, "node " + id.str() + " has stopped");
-      bool wake = false;
-      for (; it != end && q->items.size() < q->capacity; ++it) wake |= q->accept(T(*it));
+    std::unique_lock lock(q->mutex);
+    if (q->closed) throw error(errc::no_stage, "node " + id.str() + " has stopped");
+    bool wake = false;
+    auto wake_inlet = [&] {
       lock.unlock();
-      if (wake) async_info(inlet, detail::inlet_wake{});
+      if (std::exchange(wake, false)) async_info(inlet, detail::inlet_wake{});
+    };
+    try {
+      if (q->waiting.empty() && q->feeds.empty()) {  // else it would overtake them
+        for (; it != end && q->items.size() < q->capacity; ++it) wake |= q->accept(T(*it));
+      }
+    } catch (...) {
+      wake_inlet();  // for what was accepted
+      throw;
     }
+    if (it == end) return wake_inlet();
+    using feed_t =
+        detail::range_feed<T, mesh_event<T>, detail::to_mesh_event<T>, decltype(it), decltype(end)>;
+    feed_t feed(it, end);
+    wake |= q->add_feed(feed);
+    wake_inlet();
+    lock.lock();
+    wait_until_fed(*q, feed, inlet, lock, id);
+    if (feed.refused) throw error(errc::no_stage, "node " + id.str() + " has stopped");
+    if (feed.failure) std::rethrow_exception(feed.failure);
   }
 
   /// Hands `data` to node `id` if its inlet has room.
@@ -618,7 +641,7 @@ class mesh {
   }
 
   template <class T>
-  std::pair<std::shared_ptr<detail::inlet_queue<T>>, stage_ref> inlet_of(const node_id& id) {
+  std::pair<std::shared_ptr<detail::node_inlet<T>>, stage_ref> inlet_of(const node_id& id) {
     std::lock_guard lock(reg_->mutex);
     auto n = find(id);
     if (n->input != typeid(T)) {
@@ -626,13 +649,13 @@ class mesh {
                                            boost::core::demangle(n->input.name()) + ", not " +
                                            boost::core::demangle(typeid(T).name()));
     }
-    return {std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet_queue), n->inlet};
+    return {std::static_pointer_cast<detail::node_inlet<T>>(n->inlet_queue), n->inlet};
   }
 
   // Accepts `v` into `q` (locked by `lock`, released here) and wakes the inlet unless a wake is
   // already on its way.
   template <class T>
-  static void push_locked(detail::inlet_queue<T>& q, const stage_ref& inlet,
+  static void push_locked(detail::node_inlet<T>& q, const stage_ref& inlet,
                           std::unique_lock<std::mutex>& lock, T&& v, const node_id& id) {
     if (q.closed) {
       throw error(errc::no_stage, "node " + id.str() + " has stopped");
@@ -642,10 +665,30 @@ class mesh {
     if (wake) async_info(inlet, detail::inlet_wake{});
   }
 
+  // Waits, with `lock` held on `q`, until the inlet is done with `feed`; on a deterministic runtime
+  // runs the executor instead, and withdraws `feed` if that cannot finish it.
+  template <class T>
+  static void wait_until_fed(detail::node_inlet<T>& q, detail::inlet_feed<mesh_event<T>>& feed,
+                             const stage_ref& inlet, std::unique_lock<std::mutex>& lock,
+                             const node_id& id) {
+    const auto& drive = inlet.core_ptr()->runtime()->drive_one;
+    if (!drive) return q.fed.wait(lock, [&] { return feed.done; });
+    while (!feed.done) {
+      lock.unlock();
+      const bool ran = drive();
+      lock.lock();
+      if (!ran && !feed.done) {
+        q.withdraw(feed);  // safe: the stage runs only inside drive(), on this thread
+        throw error(errc::would_deadlock, "trigger_all: the inlet of node " + id.str() +
+                                              " is full and nothing is left to run");
+      }
+    }
+  }
+
   // Waits, with `lock` held on `q`, until `q` has room or is closed; on a deterministic runtime
   // runs the executor instead (see trigger_data).
   template <class T>
-  static void wait_for_room(detail::inlet_queue<T>& q, const stage_ref& inlet,
+  static void wait_for_room(detail::node_inlet<T>& q, const stage_ref& inlet,
                             std::unique_lock<std::mutex>& lock, const node_id& id) {
     const auto& drive = inlet.core_ptr()->runtime()->drive_one;
     while (!q.closed && (q.items.size() >= q.capacity || !q.waiting.empty())) {
