@@ -20,16 +20,15 @@ constexpr std::uint32_t all = ev::everyone;
 
 /// A dispatcher with its sends recorded per subscription, and helpers to make events.
 struct rig {
-  std::shared_ptr<mesh_sequence> seq = std::make_shared<mesh_sequence>();
-  mesh_dispatcher<int> d{mesh_dispatcher<int>::options{seq, 8}};
+  mesh_dispatcher<int> d{mesh_dispatcher<int>::options{8}};
   std::map<subscription_id, std::vector<int>> got;
   std::size_t upstream = d.initial_demand();
 
   std::size_t link(subscription_id id, std::uint32_t key, selector<int> s = {}) {
     return d.subscribe(id, subscribe_options{.dispatch = mesh_link<int>{key, std::move(s)}});
   }
-  /// Events as the node makes them: numbered in order.
-  ev make(int v, std::uint32_t to = all) { return ev{v, seq->next++, to}; }
+  /// An event as the node makes it.
+  static ev make(int v, std::uint32_t to = all) { return ev{v, to}; }
   void record(subscription_id id, std::vector<ev>&& batch) {
     for (auto& e : batch) got[id].push_back(e.data);
   }
@@ -140,13 +139,21 @@ TEST_CASE("mesh dispatcher: broadcasts, sends and broadcasts in one batch keep t
 TEST_CASE("mesh dispatcher: a link made after an event was made never receives it") {
   rig r;
   r.link(1, 10);
-  r.d.ask(1, 10);
-  ev early = r.make(1);  // made while only link 1 existed
+  r.d.ask(1, 1);
+  // 2 and 3 are held for link 1 when link 2 is made: they were made before it.
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3, 10)}) == 2);
   r.link(2, 20);
-  r.d.ask(2, 10);
-  CHECK(r.dispatch({early, r.make(2)}) == 0);
-  CHECK(r.got[1] == std::vector<int>{1, 2});
-  CHECK(r.got[2] == std::vector<int>{2});
+  r.ask(2, 10);
+  CHECK(r.dispatch({r.make(4), r.make(5, 20)}) == 4);  // behind the held ones
+  CHECK(r.got[2].empty());
+  r.ask(1, 10);
+  CHECK(r.d.queued() == 0);
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3, 4});
+  CHECK(r.got[2] == std::vector<int>{4, 5});
+  // Behind nothing held, a batch goes to both at once.
+  CHECK(r.dispatch({r.make(6)}) == 0);
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3, 4, 6});
+  CHECK(r.got[2] == std::vector<int>{4, 5, 6});
 }
 
 TEST_CASE("mesh dispatcher: a selector filters the broadcasts a link receives, not its sends") {

@@ -60,7 +60,7 @@ namespace detail {
 /// Wraps a datum from outside the mesh as the event its inlet emits.
 template <class T>
 struct to_mesh_event {
-  mesh_event<T> operator()(T&& v) const { return {std::move(v), 0, mesh_event<T>::everyone}; }
+  mesh_event<T> operator()(T&& v) const { return {std::move(v), mesh_event<T>::everyone}; }
 };
 /// A node's inlet: data from outside the mesh, taken by the node as events.
 template <class T>
@@ -557,11 +557,7 @@ class mesh {
   static stage_ref launch(runtime& rt, const detail::mesh_node& n, const L& logic,
                           const typename node_traits<L>::args_type& args,
                           std::size_t inlet_demand) {
-    using wire = detail::wire_t<typename node_traits<L>::output_type>;
-    auto seq = std::make_shared<mesh_sequence>();
-    stage_options so;
-    so.dispatcher_options = typename mesh_dispatcher<wire>::options{seq};
-    stage_ref s = rt.start<detail::node_stage<L>>(so, n.id, logic, args, seq, n.counters);
+    stage_ref s = rt.start<detail::node_stage<L>>(n.id, logic, args, n.counters);
     detail::subscribe(s, n.inlet, {.max_demand = inlet_demand, .cancel = cancel_mode::temporary});
     return s;
   }

@@ -3,8 +3,8 @@
 /// either broadcast (every connected node, at the pace of the slowest) or sent to one connected
 /// node (at that node's pace), in the order the node's logic made them.
 ///
-/// A node's output events are `mesh_event<T>`: the data, the node's sequence number for it, and
-/// its target (`mesh_event<T>::everyone`, or the link key of one connected node). Each link
+/// A node's output events are `mesh_event<T>`: the data and its target (`mesh_event<T>::everyone`,
+/// or the link key of one connected node). Each link
 /// subscribes with a `mesh_link<T>` in `subscribe_options::dispatch`: its key, and an optional
 /// selector that filters the broadcasts it receives (an event sent to it by key always arrives).
 ///
@@ -15,8 +15,10 @@
 /// without links is given `unlinked_window` events of demand, so that it keeps processing what it
 /// receives (its broadcasts go nowhere).
 ///
-/// A link made after an event was made never receives it: a link records the sequence number
-/// current when it was made, and events numbered before it skip that link.
+/// A link made after an event was made never receives it: the dispatcher numbers the events it
+/// takes, a link records the count when it was made, and events numbered before it skip that
+/// link. (A node's events reach the dispatcher in the callback that made them, before any new
+/// link can, so the count at a link's making is the count of events made.)
 ///
 /// Thread safety: not thread-safe; owned by one node's stage, except `check_subscribe`.
 #pragma once
@@ -41,12 +43,11 @@
 
 namespace datamesh {
 
-/// An event on a mesh link.
+/// An event on a mesh link. Kept small: every event is copied once per hop.
 template <class T>
 struct mesh_event {
   static constexpr std::uint32_t everyone = 0;
   T data;
-  std::uint64_t seq = 0;        // the node's count of events made before it
   std::uint32_t to = everyone;  // a link key, or everyone
 };
 
@@ -67,26 +68,18 @@ struct mesh_link {
   std::shared_ptr<link_gauge> gauge{};  // where to publish the link's figures; may be empty
 };
 
-/// The node's event counter, shared by its stage (which numbers events) and its dispatcher
-/// (which stamps new links). Stage-owned: both run on the node's stage only.
-struct mesh_sequence {
-  std::uint64_t next = 0;
-};
-
 /// Broadcast or targeted dispatch of `mesh_event<T>` (see the file comment).
 template <class T>
 class mesh_dispatcher {
  public:
   using event = mesh_event<T>;
   struct options {
-    std::shared_ptr<mesh_sequence> sequence = std::make_shared<mesh_sequence>();
     /// The demand given to a node while it has no link.
     std::size_t unlinked_window = 1000;
   };
 
   mesh_dispatcher() : mesh_dispatcher(options{}) {}
   explicit mesh_dispatcher(options opts) : opts_(std::move(opts)) {
-    if (!opts_.sequence) opts_.sequence = std::make_shared<mesh_sequence>();
     if (opts_.unlinked_window == 0) {
       throw error(errc::bad_options, "the mesh dispatcher's unlinked_window must be at least 1");
     }
@@ -111,7 +104,7 @@ class mesh_dispatcher {
         throw error(errc::subscription_refused, "this node is already linked to that node");
       }
     }
-    slots_.push_back(slot{id, l.key, l.select, opts_.sequence->next, 0, 0, {}, l.gauge});
+    slots_.push_back(slot{id, l.key, l.select, made(), 0, 0, {}, l.gauge});
     publish(slots_.back());
     return 0;
   }
@@ -141,14 +134,15 @@ class mesh_dispatcher {
   /// after events it makes later).
   template <class Send>
   void dispatch(std::vector<event>& events, Send&& send) {
-    waiting_ -= std::min(waiting_, events.size());
+    const std::size_t length = events.size();
+    waiting_ -= std::min(waiting_, length);
     if (held_.empty()) {
       // The common case: route straight from the batch; only what cannot go is held.
       std::size_t done = broadcast_run(events);
-      if (done < events.size()) {
+      if (done < length) {
         done += route_front(std::span(events).subspan(done), false);
+        hold(events.begin() + static_cast<std::ptrdiff_t>(done), events.end());
       }
-      hold(events.begin() + static_cast<std::ptrdiff_t>(done), events.end());
       send_batches(send);
     } else {  // behind held events: keep the order
       hold(events.begin(), events.end());
@@ -212,13 +206,17 @@ class mesh_dispatcher {
     s.gauge->held.store(s.held, std::memory_order_relaxed);
   }
 
+  // Events taken so far, sent, dropped or held: the number the next one gets.
+  std::uint64_t made() const noexcept { return popped_ + held_.size(); }
+
   // Moves [first, last) to the end of held_, counting each in the links that take it.
   template <class It>
   void hold(It first, It last) {
     if (first == last) return;
-    for (auto it = first; it != last; ++it) {
+    std::uint64_t index = made();
+    for (auto it = first; it != last; ++it, ++index) {
       for (auto& s : slots_) {
-        if (takes(s, *it)) ++s.held;
+        if (takes(s, *it, index)) ++s.held;
       }
     }
     held_.insert(held_.end(), std::make_move_iterator(first), std::make_move_iterator(last));
@@ -238,8 +236,9 @@ class mesh_dispatcher {
     return *l;
   }
 
-  bool takes(const slot& s, const event& e) const {
-    if (e.seq < s.since) return false;
+  // Whether link `s` takes `e`, numbered `index`.
+  static bool takes(const slot& s, const event& e, std::uint64_t index) {
+    if (index < s.since) return false;
     if (e.to != event::everyone) return e.to == s.key;
     return !s.select || s.select(e.data);
   }
@@ -266,13 +265,15 @@ class mesh_dispatcher {
   }
 
   // The leading broadcasts that every link takes and has demand for, copied to every batch in
-  // bulk: the usual shape of a relay's output, where routing one by one costs most. Returns how
-  // many; 0 when a link filters (a selector) or is newer than the first event.
+  // bulk: the usual shape of a relay's output, where routing one by one costs most. The last
+  // link takes the whole batch itself when it can: a pipeline then copies nothing here. Returns
+  // how many; 0 when a link filters (a selector). Call only with nothing held, so every link is
+  // older than these events.
   std::size_t broadcast_run(std::vector<event>& events) {
     if (slots_.empty() || events.empty()) return 0;
     std::size_t n = events.size();
     for (const auto& s : slots_) {
-      if (s.select || s.since > events.front().seq) return 0;
+      if (s.select) return 0;
       n = std::min(n, s.demand);
     }
     std::size_t k = 0;
@@ -285,19 +286,24 @@ class mesh_dispatcher {
       slots_[i].demand -= k;
     }
     auto& back = slots_.back();
-    back.batch.insert(back.batch.end(), std::make_move_iterator(first),
-                      std::make_move_iterator(last));
+    if (k == events.size() && back.batch.empty()) {
+      back.batch.swap(events);
+    } else {
+      back.batch.insert(back.batch.end(), std::make_move_iterator(first),
+                        std::make_move_iterator(last));
+    }
     back.demand -= k;
     popped_ += k;
     return k;
   }
 
-  // Routes events from the front of `events` while each can go; returns how many went.
+  // Routes events from the front of `events`, the next to go (held_, or a batch behind nothing
+  // held), while each can go; returns how many went.
   template <class Events>
   std::size_t route_front(Events&& events, bool from_held) {
     std::size_t done = 0;
     for (auto& e : events) {
-      if (!route(e, from_held)) break;
+      if (!route(e, popped_ + done, from_held)) break;
       ++done;
     }
     popped_ += done;
@@ -316,11 +322,12 @@ class mesh_dispatcher {
     }
   }
 
-  // Puts `e` in its targets' batches if every target has demand; false if one has none.
-  bool route(event& e, bool from_held) {
+  // Puts `e`, numbered `index`, in its targets' batches if every target has demand; false if one
+  // has none.
+  bool route(event& e, std::uint64_t index, bool from_held) {
     bool any = false;
     for (const auto& s : slots_) {
-      if (!takes(s, e)) continue;
+      if (!takes(s, e, index)) continue;
       if (s.demand == 0) return false;
       any = true;
     }
@@ -330,7 +337,7 @@ class mesh_dispatcher {
     }
     slot* last = nullptr;
     for (auto& s : slots_) {
-      if (!takes(s, e)) continue;
+      if (!takes(s, e, index)) continue;
       if (last != nullptr) last->batch.push_back(e);  // a copy for all but the last target
       last = &s;
       --s.demand;

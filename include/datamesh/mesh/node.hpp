@@ -110,19 +110,31 @@ struct context_out<node_context<Out>> {
 template <class Out>
 using wire_t = std::conditional_t<std::is_void_v<Out>, no_output, Out>;
 
-/// The engine-facing part of a node context, implemented by the node stage.
+/// Where a node's logic puts what it makes: the node stage's output, by its links. A concrete
+/// type, not an interface, so a logic's `broadcast` inlines into its node's loop: it runs once
+/// per datum. Stage-owned: the node stage keeps it, its contexts point to it.
 template <class Out>
-class node_outbox {
- public:
-  virtual void out_broadcast(wire_t<Out>&& v) = 0;
-  virtual void out_send(std::uint32_t key, wire_t<Out>&& v) = 0;
-  virtual const std::vector<node_link>& out_link_list() const = 0;
-  virtual const node_id& out_self() const = 0;
-  virtual std::size_t out_links() const = 0;
-  virtual context_base& out_ctx() = 0;
+struct node_outbox {
+  using event = mesh_event<wire_t<Out>>;
 
- protected:
-  ~node_outbox() = default;
+  node_id self;
+  std::vector<node_link> links;
+  std::shared_ptr<node_counters> counters;
+  context<event>* ctx = nullptr;  // set for each callback that runs the logic
+  std::uint64_t out = 0;          // made in this callback, counted into `counters` after it
+
+  void broadcast(wire_t<Out>&& v) {
+    if (links.empty()) {
+      counters->unlinked.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    ctx->push(event{std::move(v), event::everyone});
+    ++out;
+  }
+  void send(std::uint32_t key, wire_t<Out>&& v) {
+    ctx->push(event{std::move(v), key});
+    ++out;
+  }
 };
 
 }  // namespace detail
@@ -133,13 +145,13 @@ template <class Out>
 class node_context_common {
  public:
   /// This node's id.
-  const node_id& self() const { return box_->out_self(); }
+  const node_id& self() const { return box_->self; }
   /// The nodes this one is connected to, now.
-  std::size_t link_count() const { return box_->out_links(); }
+  std::size_t link_count() const { return box_->links.size(); }
   /// Stops this node once the current datum is handled.
-  void stop(exit_reason r = exit_reason::normal()) { box_->out_ctx().stop(std::move(r)); }
+  void stop(exit_reason r = exit_reason::normal()) { box_->ctx->stop(std::move(r)); }
   /// Logs through the runtime's hook, prefixed with the node's stage name.
-  void log(log_level level, const std::string& text) { box_->out_ctx().log(level, text); }
+  void log(log_level level, const std::string& text) { box_->ctx->log(level, text); }
 
  protected:
   explicit node_context_common(node_outbox<Out>* box) noexcept : box_(box) {}
@@ -157,7 +169,7 @@ class node_context : public detail::node_context_common<Out> {
  public:
   /// To every connected node (each link's selector permitting), at the pace of the slowest.
   /// With no link connected, the datum goes nowhere and is counted as unlinked.
-  void broadcast(Out v) { box_->out_broadcast(std::move(v)); }
+  void broadcast(Out v) { box_->broadcast(std::move(v)); }
   /// To the connected node `to`, at its pace. `to` is a `node_id` or anything one is made from;
   /// it is compared without building one.
   /// @throws datamesh::error `not_connected` when this node has no link to `to` (the node keeps
@@ -165,16 +177,16 @@ class node_context : public detail::node_context_common<Out> {
   template <class K>
   void send(const K& to, Out v) {
     if (!try_send(to, std::move(v))) {
-      throw error(errc::not_connected, "node " + box_->out_self().str() +
-                                           " is not connected to node " + node_id(to).str());
+      throw error(errc::not_connected,
+                  "node " + box_->self.str() + " is not connected to node " + node_id(to).str());
     }
   }
   /// As `send`; false instead of throwing when `to` is not connected.
   template <class K>
   bool try_send(const K& to, Out v) {
-    for (const auto& l : box_->out_link_list()) {
+    for (const auto& l : box_->links) {
       if (l.target.matches(to)) {
-        box_->out_send(l.key, std::move(v));
+        box_->send(l.key, std::move(v));
         return true;
       }
     }
@@ -219,7 +231,7 @@ namespace detail {
 /// The stage that runs a node logic: a producer_consumer of `mesh_event<In>` into
 /// `mesh_event<Out>`, with the mesh dispatcher.
 template <class L>
-class node_stage final : public node_outbox<typename node_traits<L>::output_type> {
+class node_stage final {
   using traits = node_traits<L>;
   using in_t = typename traits::input_type;
   using out_t = typename traits::output_type;
@@ -230,16 +242,19 @@ class node_stage final : public node_outbox<typename node_traits<L>::output_type
   using dispatcher_type = mesh_dispatcher<wire>;
 
   node_stage(node_id self, L logic, const typename traits::args_type& args,
-             std::shared_ptr<mesh_sequence> seq, std::shared_ptr<node_counters> counters)
-      : self_(std::move(self)),
-        logic_(std::move(logic)),
-        state_(logic_.init(args)),
-        seq_(std::move(seq)),
-        counters_(std::move(counters)) {}
+             std::shared_ptr<node_counters> counters)
+      : logic_(std::move(logic)), state_(logic_.init(args)) {
+    box_.self = std::move(self);
+    box_.counters = std::move(counters);
+  }
 
   void handle_events(std::span<const mesh_event<in_t>> in, context<mesh_event<wire>>& ctx) {
-    ctx_ = &ctx;
-    node_context<out_t> nc(this);
+    box_.ctx = &ctx;
+    // Room for one datum out per datum in, the usual shape (a relay, a map), grown as needed.
+    if constexpr (!std::is_void_v<out_t>) {
+      if (!box_.links.empty()) ctx.reserve(in.size());
+    }
+    node_context<out_t> nc(&box_);
     std::size_t done = 0;
     // One datum at a time: what earlier data made still goes out when a later one stops the
     // node (by its result or by an exception).
@@ -261,8 +276,8 @@ class node_stage final : public node_outbox<typename node_traits<L>::output_type
         break;
       }
     }
-    counters_->in.fetch_add(done, std::memory_order_relaxed);
-    counters_->out.fetch_add(std::exchange(out_, 0), std::memory_order_relaxed);
+    box_.counters->in.fetch_add(done, std::memory_order_relaxed);
+    box_.counters->out.fetch_add(std::exchange(box_.out, 0), std::memory_order_relaxed);
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
@@ -271,41 +286,18 @@ class node_stage final : public node_outbox<typename node_traits<L>::output_type
     const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
     const auto* note = std::any_cast<link_note>(&opts.extra);
     if (l == nullptr) return;
-    links_.push_back({sub.id(), l->key, note ? note->target : node_id()});
+    box_.links.push_back({sub.id(), l->key, note ? note->target : node_id()});
     if (note && note->linked) note->linked->set_value();
   }
 
   void handle_cancel(const cancellation&, const subscription& sub, context<mesh_event<wire>>&) {
-    std::erase_if(links_, [&](const node_link& l) { return l.sub == sub.id(); });
+    std::erase_if(box_.links, [&](const node_link& l) { return l.sub == sub.id(); });
   }
-
-  // -- node_outbox ---
-  void out_broadcast(wire&& v) override {
-    if (links_.empty()) {
-      counters_->unlinked.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    ctx_->push(mesh_event<wire>{std::move(v), seq_->next++, mesh_event<wire>::everyone});
-    ++out_;
-  }
-  void out_send(std::uint32_t key, wire&& v) override {
-    ctx_->push(mesh_event<wire>{std::move(v), seq_->next++, key});
-    ++out_;
-  }
-  const std::vector<node_link>& out_link_list() const override { return links_; }
-  const node_id& out_self() const override { return self_; }
-  std::size_t out_links() const override { return links_.size(); }
-  context_base& out_ctx() override { return *ctx_; }
 
  private:
-  node_id self_;
   L logic_;
   state_t state_;
-  std::shared_ptr<mesh_sequence> seq_;
-  std::shared_ptr<node_counters> counters_;
-  std::vector<node_link> links_;
-  context<mesh_event<wire>>* ctx_ = nullptr;  // during handle_events only
-  std::uint64_t out_ = 0;
+  node_outbox<out_t> box_;
 };
 
 }  // namespace detail
