@@ -7,6 +7,7 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
+#include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/stage_ref.hpp>
@@ -104,6 +105,17 @@ class context_base {
   detail::stage_control* ctl_;
 };
 
+namespace detail {
+/// Reaches a context's batch, for code of the library that pushes events in a tight loop and
+/// keeps the batch's address in a register (a mesh node's logic).
+struct context_access {
+  template <class Out>
+  static std::vector<Out>& batch(context<Out>& ctx) noexcept {
+    return *ctx.out_;
+  }
+};
+}  // namespace detail
+
 /// The context of a stage that emits events of type `Out`.
 template <class Out>
 class context : public context_base {
@@ -129,6 +141,7 @@ class context : public context_base {
       : context_base(ctl), out_(out) {}
 
  private:
+  friend struct detail::context_access;
   std::vector<Out>* out_;
 };
 

@@ -90,12 +90,18 @@ class range_feed final : public inlet_feed<Event> {
  public:
   range_feed(It& it, const End& end) : it_(it), end_(end) {}
   std::size_t fill(context<Event>& ctx, std::size_t n, bool& exhausted) override {
+    auto& out = context_access::batch(ctx);
     if constexpr (std::sized_sentinel_for<End, It>) {
-      ctx.reserve(std::min(n, static_cast<std::size_t>(end_ - it_)));
+      out.reserve(out.size() + std::min(n, static_cast<std::size_t>(end_ - it_)));
     }
+    // Local copies through the loop, which the compiler keeps in registers; the caller's
+    // iterator is written back once (after a throw it is never read again).
+    It it = std::move(it_);
+    const End end = end_;
     std::size_t k = 0;
-    for (; k < n && it_ != end_; ++k, ++it_) ctx.push(make_(T(*it_)));
-    exhausted = it_ == end_;
+    for (; k < n && it != end; ++k, ++it) out.push_back(make_(T(*it)));
+    exhausted = it == end;
+    it_ = std::move(it);
     return k;
   }
 

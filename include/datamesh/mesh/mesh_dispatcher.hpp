@@ -276,8 +276,15 @@ class mesh_dispatcher {
       if (s.select) return 0;
       n = std::min(n, s.demand);
     }
-    std::size_t k = 0;
-    while (k < n && events[k].to == event::everyone) ++k;
+    // Usually every event is a broadcast: one pass the compiler vectorises answers that, and
+    // only a batch with sends is scanned for its first.
+    std::uint32_t targeted = 0;
+    for (std::size_t i = 0; i < n; ++i) targeted |= events[i].to;
+    std::size_t k = n;
+    if (targeted != event::everyone) {
+      k = 0;
+      while (k < n && events[k].to == event::everyone) ++k;
+    }
     if (k == 0) return 0;
     const auto first = events.begin();
     const auto last = first + static_cast<std::ptrdiff_t>(k);

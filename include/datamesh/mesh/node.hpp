@@ -110,31 +110,16 @@ struct context_out<node_context<Out>> {
 template <class Out>
 using wire_t = std::conditional_t<std::is_void_v<Out>, no_output, Out>;
 
-/// Where a node's logic puts what it makes: the node stage's output, by its links. A concrete
-/// type, not an interface, so a logic's `broadcast` inlines into its node's loop: it runs once
-/// per datum. Stage-owned: the node stage keeps it, its contexts point to it.
+/// What a node's contexts share with its stage: its id, its links, the stage's context while
+/// the logic runs. Stage-owned.
 template <class Out>
 struct node_outbox {
   using event = mesh_event<wire_t<Out>>;
 
   node_id self;
   std::vector<node_link> links;
-  std::shared_ptr<node_counters> counters;
   context<event>* ctx = nullptr;  // set for each callback that runs the logic
-  std::uint64_t out = 0;          // made in this callback, counted into `counters` after it
-
-  void broadcast(wire_t<Out>&& v) {
-    if (links.empty()) {
-      counters->unlinked.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    ctx->push(event{std::move(v), event::everyone});
-    ++out;
-  }
-  void send(std::uint32_t key, wire_t<Out>&& v) {
-    ctx->push(event{std::move(v), key});
-    ++out;
-  }
+  std::uint64_t unlinked = 0;     // broadcasts to no link in this callback
 };
 
 }  // namespace detail
@@ -169,7 +154,13 @@ class node_context : public detail::node_context_common<Out> {
  public:
   /// To every connected node (each link's selector permitting), at the pace of the slowest.
   /// With no link connected, the datum goes nowhere and is counted as unlinked.
-  void broadcast(Out v) { box_->broadcast(std::move(v)); }
+  void broadcast(Out v) {
+    if (!linked_) {
+      ++box_->unlinked;
+      return;
+    }
+    out_->push_back(event{std::move(v), event::everyone});
+  }
   /// To the connected node `to`, at its pace. `to` is a `node_id` or anything one is made from;
   /// it is compared without building one.
   /// @throws datamesh::error `not_connected` when this node has no link to `to` (the node keeps
@@ -186,22 +177,31 @@ class node_context : public detail::node_context_common<Out> {
   bool try_send(const K& to, Out v) {
     for (const auto& l : box_->links) {
       if (l.target.matches(to)) {
-        box_->send(l.key, std::move(v));
+        out_->push_back(event{std::move(v), l.key});
         return true;
       }
     }
     return false;
   }
 
-  /// Internal: made by the node stage.
-  explicit node_context(detail::node_outbox<Out>* box) noexcept : base(box) {}
+  /// Internal: made by the node stage for one callback.
+  explicit node_context(detail::node_outbox<Out>* box) noexcept
+      : base(box), out_(&detail::context_access::batch(*box->ctx)), linked_(!box->links.empty()) {}
+
+ private:
+  using event = mesh_event<Out>;
+  // The stage's batch and whether any link is there, copied for the callback: a logic's
+  // broadcast, once per datum, is then a test and a push_back, without reaching through the
+  // stage's context each time.
+  std::vector<event>* out_;
+  bool linked_;
 };
 
 /// The context of a sink node: nothing to broadcast or send.
 template <>
 class node_context<void> : public detail::node_context_common<void> {
  public:
-  /// Internal: made by the node stage.
+  /// Internal: made by the node stage for one callback.
   explicit node_context(detail::node_outbox<void>* box) noexcept : node_context_common(box) {}
 };
 
@@ -243,41 +243,48 @@ class node_stage final {
 
   node_stage(node_id self, L logic, const typename traits::args_type& args,
              std::shared_ptr<node_counters> counters)
-      : logic_(std::move(logic)), state_(logic_.init(args)) {
+      : logic_(std::move(logic)), state_(logic_.init(args)), counters_(std::move(counters)) {
     box_.self = std::move(self);
-    box_.counters = std::move(counters);
   }
 
   void handle_events(std::span<const mesh_event<in_t>> in, context<mesh_event<wire>>& ctx) {
     box_.ctx = &ctx;
+    const std::size_t before = ctx.pushed();
     // Room for one datum out per datum in, the usual shape (a relay, a map), grown as needed.
     if constexpr (!std::is_void_v<out_t>) {
       if (!box_.links.empty()) ctx.reserve(in.size());
     }
-    node_context<out_t> nc(&box_);
     std::size_t done = 0;
+    node_context<out_t> nc(&box_);
+    // The state stays in a local through the batch, where the compiler can keep it in
+    // registers.
+    state_t state = std::move(state_);
     // One datum at a time: what earlier data made still goes out when a later one stops the
     // node (by its result or by an exception).
     for (const auto& e : in) {
       ++done;
       try {
         if constexpr (std::is_same_v<typename traits::process::result, state_t>) {
-          state_ = logic_.process(e.data, std::move(state_), nc);
+          state = logic_.process(e.data, std::move(state), nc);
         } else {
-          auto r = logic_.process(e.data, std::move(state_), nc);
+          auto r = logic_.process(e.data, std::move(state), nc);
           if (auto* why = std::get_if<exit_reason>(&r)) {
             ctx.stop(std::move(*why));
             break;
           }
-          state_ = std::move(std::get<state_t>(r));
+          state = std::move(std::get<state_t>(r));
         }
       } catch (...) {
         ctx.stop(exit_reason::from_exception(std::current_exception()));
         break;
       }
     }
-    box_.counters->in.fetch_add(done, std::memory_order_relaxed);
-    box_.counters->out.fetch_add(std::exchange(box_.out, 0), std::memory_order_relaxed);
+    state_ = std::move(state);
+    counters_->in.fetch_add(done, std::memory_order_relaxed);
+    counters_->out.fetch_add(ctx.pushed() - before, std::memory_order_relaxed);
+    if (box_.unlinked > 0) {
+      counters_->unlinked.fetch_add(std::exchange(box_.unlinked, 0), std::memory_order_relaxed);
+    }
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
@@ -297,6 +304,7 @@ class node_stage final {
  private:
   L logic_;
   state_t state_;
+  std::shared_ptr<node_counters> counters_;
   node_outbox<out_t> box_;
 };
 
