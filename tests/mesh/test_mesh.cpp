@@ -488,7 +488,7 @@ TEST_CASE("mesh: trigger_all fails with no_stage when its node stops while it fe
 namespace {
 /// A consumer of a node's events; subscribed with manual demand, it never asks for any.
 struct stalled {
-  void handle_events(std::span<const mesh_event<int>>, const subscription&, context<void>&) {}
+  void handle_events(std::span<const int>, const subscription&, context<void>&) {}
 };
 }  // namespace
 

@@ -15,12 +15,18 @@ using namespace datamesh;
 
 namespace {
 
-using ev = mesh_event<int>;
-constexpr std::uint32_t all = ev::everyone;
+constexpr std::uint32_t all = mesh_targets::everyone;
+
+/// An event as a node's logic makes it: a datum, broadcast or sent to one link.
+struct ev {
+  int data;
+  std::uint32_t to = all;
+};
 
 /// A dispatcher with its sends recorded per subscription, and helpers to make events.
 struct rig {
-  mesh_dispatcher<int> d{mesh_dispatcher<int>::options{8}};
+  std::shared_ptr<mesh_targets> targets = std::make_shared<mesh_targets>();
+  mesh_dispatcher<int> d{mesh_dispatcher<int>::options{targets, 8}};
   std::map<subscription_id, std::vector<int>> got;
   std::size_t upstream = d.initial_demand();
 
@@ -29,20 +35,27 @@ struct rig {
   }
   /// An event as the node makes it.
   static ev make(int v, std::uint32_t to = all) { return ev{v, to}; }
-  void record(subscription_id id, std::vector<ev>&& batch) {
-    for (auto& e : batch) got[id].push_back(e.data);
+  void record(subscription_id id, std::vector<int>&& batch) {
+    got[id].insert(got[id].end(), batch.begin(), batch.end());
   }
-  /// Dispatches; returns how many events are held, and adds what drain owes upstream.
-  std::size_t dispatch(std::vector<ev> events) {
-    d.dispatch(events, [&](subscription_id id, std::vector<ev>&& b) { record(id, std::move(b)); });
-    CHECK(events.empty());  // the dispatcher takes every event
+  /// Dispatches the events' data, their sends noted as a node's stage notes them; returns how
+  /// many events are held, and adds what drain owes upstream.
+  std::size_t dispatch(const std::vector<ev>& events) {
+    std::vector<int> data;
+    for (const auto& e : events) {
+      if (e.to != all) targets->sends.emplace_back(data.size(), e.to);
+      data.push_back(e.data);
+    }
+    d.dispatch(data, [&](subscription_id id, std::vector<int>&& b) { record(id, std::move(b)); });
+    CHECK(data.empty());            // the dispatcher takes every event
+    CHECK(targets->sends.empty());  // and the sends noted among them
     drain();
     return d.queued();
   }
   /// An ask that may release held events.
   std::size_t ask(subscription_id id, std::size_t n) {
     const std::size_t up =
-        d.ask(id, n, [&](subscription_id to, std::vector<ev>&& b) { record(to, std::move(b)); });
+        d.ask(id, n, [&](subscription_id to, std::vector<int>&& b) { record(to, std::move(b)); });
     drain();
     return up;
   }
@@ -93,7 +106,7 @@ TEST_CASE("mesh dispatcher: upstream demand is the smallest link demand less wha
   std::vector<ev> batch;
   for (int i = 0; i < 20; ++i) batch.push_back(r.make(i));
   const std::size_t before = r.upstream;
-  CHECK(r.dispatch(std::move(batch)) == 0);
+  CHECK(r.dispatch(batch) == 0);
   CHECK(r.upstream == before);  // link 1 has no demand left: nothing more upstream
   CHECK(r.d.ask(1, 5) == 5);
 }
@@ -188,7 +201,7 @@ TEST_CASE("mesh dispatcher: removing a link frees the others; the last gives the
   CHECK(r.d.cancel(2) == 90);  // link 1 alone now bounds it
   std::vector<ev> batch;
   for (int i = 0; i < 100; ++i) batch.push_back(r.make(i));
-  CHECK(r.dispatch(std::move(batch)) == 0);
+  CHECK(r.dispatch(batch) == 0);
   CHECK(r.d.cancel(1) == 8);  // no link: the unlinked window again
 }
 

@@ -20,9 +20,8 @@
   X(producer_consumer, std::size_t, std::size_t, demand_dispatcher<std::size_t>) \
   X(consumer, std::size_t, void, demand_dispatcher<detail::no_event>)            \
   X(consumer, std::string, void, demand_dispatcher<detail::no_event>)            \
-  X(producer, void, mesh_event<int>, demand_dispatcher<mesh_event<int>>)         \
-  X(producer_consumer, mesh_event<int>, mesh_event<int>, mesh_dispatcher<int>)   \
-  X(producer_consumer, mesh_event<int>, mesh_event<no_output>, mesh_dispatcher<no_output>)
+  X(producer_consumer, int, int, mesh_dispatcher<int>)                           \
+  X(producer_consumer, int, no_output, mesh_dispatcher<no_output>)
 
 #define DATAMESH_TEST_ENGINE_DECLARE(role, in, out, dispatcher)                             \
   extern template class datamesh::detail::stage_engine<datamesh::stage_role::role, in, out, \

@@ -28,6 +28,7 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
+#include <ranges>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -65,14 +66,14 @@ class completion {
   std::unique_ptr<concept_t> impl_;
 };
 
-/// A range handed over whole: the inlet stage takes events from it while its owner waits (see
-/// the file comment). Owned by the waiting caller, who withdraws it only once it is `done`.
-template <class Event>
+/// A range handed over whole: the inlet stage takes its data while its owner waits (see the file
+/// comment). Owned by the waiting caller, who withdraws it only once it is `done`.
+template <class T>
 class inlet_feed {
  public:
-  /// Pushes up to `n` events; how many. Sets `exhausted` once the range has no more. Called by
-  /// the inlet stage only, without the queue's lock; may throw what the range throws.
-  virtual std::size_t fill(context<Event>& ctx, std::size_t n, bool& exhausted) = 0;
+  /// Pushes up to `n` data; how many. Sets `exhausted` once the range has no more. Called by the
+  /// inlet stage only, without the queue's lock; may throw what the range throws.
+  virtual std::size_t fill(context<T>& ctx, std::size_t n, bool& exhausted) = 0;
 
   // Guarded by the queue's mutex.
   bool done = false;           // taken whole, failed, or refused: the stage no longer uses it
@@ -83,13 +84,12 @@ class inlet_feed {
   ~inlet_feed() = default;
 };
 
-/// A feed over the iterator and sentinel of a caller's range, each datum converted to `T` and
-/// made an event by `Make`.
-template <class T, class Event, class Make, class It, class End>
-class range_feed final : public inlet_feed<Event> {
+/// A feed over the iterator and sentinel of a caller's range, each datum converted to `T`.
+template <class T, class It, class End>
+class range_feed final : public inlet_feed<T> {
  public:
   range_feed(It& it, const End& end) : it_(it), end_(end) {}
-  std::size_t fill(context<Event>& ctx, std::size_t n, bool& exhausted) override {
+  std::size_t fill(context<T>& ctx, std::size_t n, bool& exhausted) override {
     auto& out = context_access::batch(ctx);
     if constexpr (std::sized_sentinel_for<End, It>) {
       out.reserve(out.size() + std::min(n, static_cast<std::size_t>(end_ - it_)));
@@ -99,7 +99,7 @@ class range_feed final : public inlet_feed<Event> {
     It it = std::move(it_);
     const End end = end_;
     std::size_t k = 0;
-    for (; k < n && it != end; ++k, ++it) out.push_back(make_(T(*it)));
+    for (; k < n && it != end; ++k, ++it) out.push_back(T(*it));
     exhausted = it == end;
     it_ = std::move(it);
     return k;
@@ -108,14 +108,13 @@ class range_feed final : public inlet_feed<Event> {
  private:
   It& it_;  // the caller's, so it knows where a failure left off
   const End& end_;
-  [[no_unique_address]] Make make_{};
 };
 
 /// What callers and the inlet stage share.
 ///
 /// Thread safety: `mutex` guards everything below it; `room` is notified when items leave,
 /// `fed` when a feed is done.
-template <class T, class Event>
+template <class T>
 struct inlet_queue {
   explicit inlet_queue(std::size_t cap) : capacity(cap) {}
   const std::size_t capacity;
@@ -124,7 +123,7 @@ struct inlet_queue {
   std::condition_variable fed;
   std::deque<T> items;                           // accepted, not yet asked for
   std::deque<std::pair<T, completion>> waiting;  // asynchronous, not yet accepted
-  std::deque<inlet_feed<Event>*> feeds;          // taken from once `items` is empty, in order
+  std::deque<inlet_feed<T>*> feeds;              // taken from once `items` is empty, in order
   bool closed = false;                           // the inlet stage has exited
   // A wake is posted and the stage has not pulled since: later items need no wake of their own,
   // so a burst of triggers costs the stage one message, not one each.
@@ -136,35 +135,33 @@ struct inlet_queue {
     return !std::exchange(wake_pending, true);
   }
   /// Queues `f`; true if the caller must wake the stage. Call with `mutex` held.
-  bool add_feed(inlet_feed<Event>& f) {
+  bool add_feed(inlet_feed<T>& f) {
     feeds.push_back(&f);
     return !std::exchange(wake_pending, true);
   }
   /// Drops `f` before it is done (its owner gives up waiting). Call with `mutex` held, and only
   /// where the stage cannot be filling from it (its owner runs the stage's executor).
-  void withdraw(inlet_feed<Event>& f) { std::erase(feeds, &f); }
+  void withdraw(inlet_feed<T>& f) { std::erase(feeds, &f); }
 };
 
 /// The message that tells the inlet stage its queue has items.
 struct inlet_wake {};
 
-/// The stage side: a producer of `Event`s made from the queue's items by `Make`, a functor
-/// `Event(T&&)` (a type, not a `std::function`: it runs once per datum on the hot path).
-template <class T, class Event, class Make>
+/// The stage side: a producer of the queue's items and the feeds' data.
+template <class T>
 class inlet_stage {
  public:
-  explicit inlet_stage(std::shared_ptr<inlet_queue<T, Event>> q, Make make = {})
-      : queue_(std::move(q)), make_(std::move(make)) {}
+  explicit inlet_stage(std::shared_ptr<inlet_queue<T>> q) : queue_(std::move(q)) {}
   inlet_stage(const inlet_stage&) = delete;
   inlet_stage& operator=(const inlet_stage&) = delete;
   // A stage destroyed without its terminate (one that never ran) must not leave callers waiting.
   ~inlet_stage() { close(); }
 
-  void handle_demand(std::size_t n, context<Event>& ctx) {
+  void handle_demand(std::size_t n, context<T>& ctx) {
     demand_ += n;
     pull(ctx);
   }
-  void handle_info(std::any&, context<Event>& ctx) { pull(ctx); }
+  void handle_info(std::any&, context<T>& ctx) { pull(ctx); }
   void terminate(const exit_reason&) { close(); }
 
  private:
@@ -185,7 +182,7 @@ class inlet_stage {
   }
 
   // Emits what demand covers; accepts waiting asynchronous items as room frees.
-  void pull(context<Event>& ctx) {
+  void pull(context<T>& ctx) {
     std::vector<completion> accepted;
     {
       std::unique_lock lock(queue_->mutex);
@@ -194,9 +191,9 @@ class inlet_stage {
       bool freed = false;
       for (;;) {
         if (const std::size_t n = std::min(demand_, q.items.size()); n > 0) {
-          ctx.reserve(n);
           const auto last = q.items.begin() + static_cast<std::ptrdiff_t>(n);
-          for (auto it = q.items.begin(); it != last; ++it) ctx.push(make_(std::move(*it)));
+          ctx.push_range(std::ranges::subrange(std::make_move_iterator(q.items.begin()),
+                                               std::make_move_iterator(last)));
           q.items.erase(q.items.begin(), last);
           demand_ -= n;
           freed = true;
@@ -219,7 +216,7 @@ class inlet_stage {
 
   // Takes what demand covers from `f`, the front feed, with the queue's lock (held by `lock`)
   // released meanwhile; retires it once taken whole or failed.
-  void fill_from(inlet_feed<Event>& f, std::unique_lock<std::mutex>& lock, context<Event>& ctx) {
+  void fill_from(inlet_feed<T>& f, std::unique_lock<std::mutex>& lock, context<T>& ctx) {
     bool exhausted = false;
     std::exception_ptr failure;
     lock.unlock();
@@ -236,8 +233,7 @@ class inlet_stage {
     queue_->fed.notify_all();
   }
 
-  std::shared_ptr<inlet_queue<T, Event>> queue_;
-  Make make_;
+  std::shared_ptr<inlet_queue<T>> queue_;
   std::size_t demand_ = 0;  // stage-owned
 };
 

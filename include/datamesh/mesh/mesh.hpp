@@ -56,17 +56,6 @@
 
 namespace datamesh {
 
-namespace detail {
-/// Wraps a datum from outside the mesh as the event its inlet emits.
-template <class T>
-struct to_mesh_event {
-  mesh_event<T> operator()(T&& v) const { return {std::move(v), mesh_event<T>::everyone}; }
-};
-/// A node's inlet: data from outside the mesh, taken by the node as events.
-template <class T>
-using node_inlet = inlet_queue<T, mesh_event<T>>;
-}  // namespace detail
-
 /// Options of one node.
 struct node_options {
   /// Data from `trigger_data` accepted and not yet taken by the node; at least 1.
@@ -113,7 +102,7 @@ struct mesh_node {
   std::type_index input = typeid(void);
   std::type_index output = typeid(void);
   stage_ref inlet;
-  std::shared_ptr<void> inlet_queue;  // detail::node_inlet<In>
+  std::shared_ptr<void> inlet_queue;  // detail::inlet_queue<In>
   std::function<std::size_t()> inlet_depth;
   std::function<std::any(std::uint32_t, const std::any&, const node_id&,
                          std::shared_ptr<link_gauge>)>
@@ -254,7 +243,7 @@ class mesh {
       n->key = reg_->next_key++;
       reg_->nodes.emplace(id, n);
     }
-    auto q = std::make_shared<detail::node_inlet<in_t>>(opts.inlet_capacity);
+    auto q = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
     n->inlet_queue = q;
     n->inlet_depth = [w = std::weak_ptr(q)]() -> std::size_t {
       auto q = w.lock();
@@ -263,8 +252,7 @@ class mesh {
       return q->items.size() + q->waiting.size();
     };
     try {
-      n->inlet =
-          rt_->start<detail::inlet_stage<in_t, mesh_event<in_t>, detail::to_mesh_event<in_t>>>(q);
+      n->inlet = rt_->start<detail::inlet_stage<in_t>>(q);
       if (opts.restart != restart_type::temporary) {
         start_supervised(n, std::move(logic), args, opts);
       } else {
@@ -410,8 +398,7 @@ class mesh {
       throw;
     }
     if (it == end) return wake_inlet();
-    using feed_t =
-        detail::range_feed<T, mesh_event<T>, detail::to_mesh_event<T>, decltype(it), decltype(end)>;
+    using feed_t = detail::range_feed<T, decltype(it), decltype(end)>;
     feed_t feed(it, end);
     wake |= q->add_feed(feed);
     wake_inlet();
@@ -557,7 +544,12 @@ class mesh {
   static stage_ref launch(runtime& rt, const detail::mesh_node& n, const L& logic,
                           const typename node_traits<L>::args_type& args,
                           std::size_t inlet_demand) {
-    stage_ref s = rt.start<detail::node_stage<L>>(n.id, logic, args, n.counters);
+    using wire = detail::wire_t<typename node_traits<L>::output_type>;
+    // Where the node's stage notes its sends for its dispatcher.
+    auto targets = std::make_shared<mesh_targets>();
+    stage_options so;
+    so.dispatcher_options = typename mesh_dispatcher<wire>::options{targets};
+    stage_ref s = rt.start<detail::node_stage<L>>(so, n.id, logic, args, targets, n.counters);
     detail::subscribe(s, n.inlet, {.max_demand = inlet_demand, .cancel = cancel_mode::temporary});
     return s;
   }
@@ -637,7 +629,7 @@ class mesh {
   }
 
   template <class T>
-  std::pair<std::shared_ptr<detail::node_inlet<T>>, stage_ref> inlet_of(const node_id& id) {
+  std::pair<std::shared_ptr<detail::inlet_queue<T>>, stage_ref> inlet_of(const node_id& id) {
     std::lock_guard lock(reg_->mutex);
     auto n = find(id);
     if (n->input != typeid(T)) {
@@ -645,13 +637,13 @@ class mesh {
                                            boost::core::demangle(n->input.name()) + ", not " +
                                            boost::core::demangle(typeid(T).name()));
     }
-    return {std::static_pointer_cast<detail::node_inlet<T>>(n->inlet_queue), n->inlet};
+    return {std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet_queue), n->inlet};
   }
 
   // Accepts `v` into `q` (locked by `lock`, released here) and wakes the inlet unless a wake is
   // already on its way.
   template <class T>
-  static void push_locked(detail::node_inlet<T>& q, const stage_ref& inlet,
+  static void push_locked(detail::inlet_queue<T>& q, const stage_ref& inlet,
                           std::unique_lock<std::mutex>& lock, T&& v, const node_id& id) {
     if (q.closed) {
       throw error(errc::no_stage, "node " + id.str() + " has stopped");
@@ -664,7 +656,7 @@ class mesh {
   // Waits, with `lock` held on `q`, until the inlet is done with `feed`; on a deterministic runtime
   // runs the executor instead, and withdraws `feed` if that cannot finish it.
   template <class T>
-  static void wait_until_fed(detail::node_inlet<T>& q, detail::inlet_feed<mesh_event<T>>& feed,
+  static void wait_until_fed(detail::inlet_queue<T>& q, detail::inlet_feed<T>& feed,
                              const stage_ref& inlet, std::unique_lock<std::mutex>& lock,
                              const node_id& id) {
     const auto& drive = inlet.core_ptr()->runtime()->drive_one;
@@ -684,7 +676,7 @@ class mesh {
   // Waits, with `lock` held on `q`, until `q` has room or is closed; on a deterministic runtime
   // runs the executor instead (see trigger_data).
   template <class T>
-  static void wait_for_room(detail::node_inlet<T>& q, const stage_ref& inlet,
+  static void wait_for_room(detail::inlet_queue<T>& q, const stage_ref& inlet,
                             std::unique_lock<std::mutex>& lock, const node_id& id) {
     const auto& drive = inlet.core_ptr()->runtime()->drive_one;
     while (!q.closed && (q.items.size() >= q.capacity || !q.waiting.empty())) {

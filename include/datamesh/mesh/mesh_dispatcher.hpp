@@ -3,10 +3,11 @@
 /// either broadcast (every connected node, at the pace of the slowest) or sent to one connected
 /// node (at that node's pace), in the order the node's logic made them.
 ///
-/// A node's output events are `mesh_event<T>`: the data and its target (`mesh_event<T>::everyone`,
-/// or the link key of one connected node). Each link
-/// subscribes with a `mesh_link<T>` in `subscribe_options::dispatch`: its key, and an optional
-/// selector that filters the broadcasts it receives (an event sent to it by key always arrives).
+/// A node's output events are its data, as they are: every hop copies each, so nothing rides
+/// along. Which events were sent, and to which link, travels beside the batch in the node's
+/// `mesh_targets`; every other event is a broadcast. Each link subscribes with a `mesh_link<T>`
+/// in `subscribe_options::dispatch`: its key, and an optional selector that filters the
+/// broadcasts it receives (an event sent to it by key always arrives).
 ///
 /// Demand: an event is sent only when every one of its targets has demand for it; the first
 /// event that cannot go is held, with all after it, in order, until the target asks again.
@@ -43,12 +44,14 @@
 
 namespace datamesh {
 
-/// An event on a mesh link. Kept small: every event is copied once per hop.
-template <class T>
-struct mesh_event {
+/// The sends among the events a node's callback emits: (position in that batch, link key), in
+/// order; every other event is a broadcast. Written by the node's stage as its logic sends, taken
+/// by its dispatcher with the batch. Stage-owned: the node's stage and its dispatcher share it,
+/// and both run on that stage only.
+struct mesh_targets {
+  /// The target of a broadcast; never a link's key.
   static constexpr std::uint32_t everyone = 0;
-  T data;
-  std::uint32_t to = everyone;  // a link key, or everyone
+  std::vector<std::pair<std::size_t, std::uint32_t>> sends;
 };
 
 /// One link's figures, written by the sending node's dispatcher, read by anyone (relaxed: a
@@ -68,18 +71,21 @@ struct mesh_link {
   std::shared_ptr<link_gauge> gauge{};  // where to publish the link's figures; may be empty
 };
 
-/// Broadcast or targeted dispatch of `mesh_event<T>` (see the file comment).
+/// Broadcast or targeted dispatch of a node's events (see the file comment).
 template <class T>
 class mesh_dispatcher {
  public:
-  using event = mesh_event<T>;
+  static constexpr std::uint32_t everyone = mesh_targets::everyone;
   struct options {
+    /// Where the node's stage notes its sends; the dispatcher makes its own when empty.
+    std::shared_ptr<mesh_targets> targets{};
     /// The demand given to a node while it has no link.
     std::size_t unlinked_window = 1000;
   };
 
   mesh_dispatcher() : mesh_dispatcher(options{}) {}
   explicit mesh_dispatcher(options opts) : opts_(std::move(opts)) {
+    if (!opts_.targets) opts_.targets = std::make_shared<mesh_targets>();
     if (opts_.unlinked_window == 0) {
       throw error(errc::bad_options, "the mesh dispatcher's unlinked_window must be at least 1");
     }
@@ -119,7 +125,7 @@ class mesh_dispatcher {
   /// The demand dispatcher's form, for callers without a `send`: held events wait for the next
   /// call that can send.
   std::size_t ask(subscription_id id, std::size_t n) {
-    auto ignore = [](subscription_id, std::vector<event>&&) {};
+    auto ignore = [](subscription_id, std::vector<T>&&) {};
     return ask_impl(id, n, ignore, false);
   }
 
@@ -129,26 +135,41 @@ class mesh_dispatcher {
     return ask_impl(id, n, send, true);
   }
 
-  /// Takes every event: sends, in order, each whose targets all have demand, and holds the rest
-  /// from the first that cannot go (never handing leftovers back, which the producer would send
-  /// after events it makes later).
+  /// Takes every event, with the sends noted among them: sends, in order, each whose targets all
+  /// have demand, and holds the rest from the first that cannot go (never handing leftovers
+  /// back, which the producer would send after events it makes later).
   template <class Send>
-  void dispatch(std::vector<event>& events, Send&& send) {
+  void dispatch(std::vector<T>& events, Send&& send) {
+    auto& sends = opts_.targets->sends;
     const std::size_t length = events.size();
     waiting_ -= std::min(waiting_, length);
-    if (held_.empty()) {
+    const bool behind = !held_.empty();
+    std::size_t done = 0;
+    std::size_t next = 0;  // the first of `sends` not yet reached
+    if (!behind) {
       // The common case: route straight from the batch; only what cannot go is held.
-      std::size_t done = broadcast_run(events);
-      if (done < length) {
-        done += route_front(std::span(events).subspan(done), false);
-        hold(events.begin() + static_cast<std::ptrdiff_t>(done), events.end());
+      done = broadcast_run(events, sends.empty() ? length : sends.front().first);
+      for (; done < length; ++done) {
+        const std::uint32_t to = target_of(sends, next, done);
+        if (!route(events[done], to, popped_, false)) {
+          hold(std::move(events[done]), to);
+          ++done;
+          break;
+        }
+        ++popped_;
       }
+    }
+    for (; done < length; ++done) hold(std::move(events[done]), target_of(sends, next, done));
+    if (!held_.empty()) {
+      for (const auto& s : slots_) publish(s);
+    }
+    if (behind) {
+      flush(send);  // keeps the order: what was held goes first
+    } else {
       send_batches(send);
-    } else {  // behind held events: keep the order
-      hold(events.begin(), events.end());
-      flush(send);
     }
     events.clear();
+    sends.clear();
     owed_ += top_up();
   }
 
@@ -195,8 +216,8 @@ class mesh_dispatcher {
     selector<T> select;
     std::uint64_t since;  // events numbered before this never reach it
     std::size_t demand;
-    std::size_t held;          // events in held_ this link takes
-    std::vector<event> batch;  // being built by the current dispatch
+    std::size_t held;      // events in held_ this link takes
+    std::vector<T> batch;  // being built by the current dispatch
     std::shared_ptr<link_gauge> gauge;
   };
 
@@ -209,18 +230,27 @@ class mesh_dispatcher {
   // Events taken so far, sent, dropped or held: the number the next one gets.
   std::uint64_t made() const noexcept { return popped_ + held_.size(); }
 
-  // Moves [first, last) to the end of held_, counting each in the links that take it.
-  template <class It>
-  void hold(It first, It last) {
-    if (first == last) return;
-    std::uint64_t index = made();
-    for (auto it = first; it != last; ++it, ++index) {
-      for (auto& s : slots_) {
-        if (takes(s, *it, index)) ++s.held;
-      }
+  // An event held back, with its target.
+  struct held_event {
+    T data;
+    std::uint32_t to;
+  };
+
+  // The target of the event at `position` of the batch: a send's link, or everyone. `next` walks
+  // `sends` (in position order) along with the positions asked.
+  static std::uint32_t target_of(const std::vector<std::pair<std::size_t, std::uint32_t>>& sends,
+                                 std::size_t& next, std::size_t position) {
+    if (next < sends.size() && sends[next].first == position) return sends[next++].second;
+    return everyone;
+  }
+
+  // Appends an event to held_, counting it in the links that take it (published by the caller).
+  void hold(T&& data, std::uint32_t to) {
+    const std::uint64_t index = made();
+    for (auto& s : slots_) {
+      if (takes(s, data, to, index)) ++s.held;
     }
-    held_.insert(held_.end(), std::make_move_iterator(first), std::make_move_iterator(last));
-    for (const auto& s : slots_) publish(s);
+    held_.push_back(held_event{std::move(data), to});
   }
 
   static const mesh_link<T>& link_of(const subscribe_options& opts) {
@@ -228,7 +258,7 @@ class mesh_dispatcher {
     // when it inlines a cast it cannot see fail.
     const bool is_link = opts.dispatch.type() == typeid(mesh_link<T>);
     const auto* l = is_link ? std::any_cast<mesh_link<T>>(&opts.dispatch) : nullptr;
-    if (l == nullptr || l->key == event::everyone) {
+    if (l == nullptr || l->key == everyone) {
       throw error(errc::bad_options,
                   "subscribing to a mesh node needs a mesh_link of its event type in "
                   "subscribe_options::dispatch");
@@ -236,11 +266,11 @@ class mesh_dispatcher {
     return *l;
   }
 
-  // Whether link `s` takes `e`, numbered `index`.
-  static bool takes(const slot& s, const event& e, std::uint64_t index) {
+  // Whether link `s` takes `data`, sent `to`, numbered `index`.
+  static bool takes(const slot& s, const T& data, std::uint32_t to, std::uint64_t index) {
     if (index < s.since) return false;
-    if (e.to != event::everyone) return e.to == s.key;
-    return !s.select || s.select(e.data);
+    if (to != everyone) return to == s.key;
+    return !s.select || s.select(data);
   }
 
   template <class Send>
@@ -259,7 +289,12 @@ class mesh_dispatcher {
   // Sends held events from the front while every target of each has demand.
   template <class Send>
   void flush(Send& send) {
-    const std::size_t done = route_front(held_, true);
+    std::size_t done = 0;
+    for (auto& h : held_) {
+      if (!route(h.data, h.to, popped_, true)) break;
+      ++popped_;
+      ++done;
+    }
     held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(done));
     send_batches(send);
   }
@@ -267,23 +302,14 @@ class mesh_dispatcher {
   // The leading broadcasts that every link takes and has demand for, copied to every batch in
   // bulk: the usual shape of a relay's output, where routing one by one costs most. The last
   // link takes the whole batch itself when it can: a pipeline then copies nothing here. Returns
-  // how many; 0 when a link filters (a selector). Call only with nothing held, so every link is
-  // older than these events.
-  std::size_t broadcast_run(std::vector<event>& events) {
+  // how many, at most `first_send`; 0 when a link filters (a selector). Call only with nothing
+  // held, so every link is older than these events.
+  std::size_t broadcast_run(std::vector<T>& events, std::size_t first_send) {
     if (slots_.empty() || events.empty()) return 0;
-    std::size_t n = events.size();
+    std::size_t k = std::min(events.size(), first_send);
     for (const auto& s : slots_) {
       if (s.select) return 0;
-      n = std::min(n, s.demand);
-    }
-    // Usually every event is a broadcast: one pass the compiler vectorises answers that, and
-    // only a batch with sends is scanned for its first.
-    std::uint32_t targeted = 0;
-    for (std::size_t i = 0; i < n; ++i) targeted |= events[i].to;
-    std::size_t k = n;
-    if (targeted != event::everyone) {
-      k = 0;
-      while (k < n && events[k].to == event::everyone) ++k;
+      k = std::min(k, s.demand);
     }
     if (k == 0) return 0;
     const auto first = events.begin();
@@ -304,19 +330,6 @@ class mesh_dispatcher {
     return k;
   }
 
-  // Routes events from the front of `events`, the next to go (held_, or a batch behind nothing
-  // held), while each can go; returns how many went.
-  template <class Events>
-  std::size_t route_front(Events&& events, bool from_held) {
-    std::size_t done = 0;
-    for (auto& e : events) {
-      if (!route(e, popped_ + done, from_held)) break;
-      ++done;
-    }
-    popped_ += done;
-    return done;
-  }
-
   template <class Send>
   void send_batches(Send& send) {
     for (auto& s : slots_) {
@@ -329,12 +342,12 @@ class mesh_dispatcher {
     }
   }
 
-  // Puts `e`, numbered `index`, in its targets' batches if every target has demand; false if one
-  // has none.
-  bool route(event& e, std::uint64_t index, bool from_held) {
+  // Puts `data`, sent `to` and numbered `index`, in its targets' batches if every target has
+  // demand; false if one has none. One that no link takes is dropped (and counted).
+  bool route(T& data, std::uint32_t to, std::uint64_t index, bool from_held) {
     bool any = false;
     for (const auto& s : slots_) {
-      if (!takes(s, e, index)) continue;
+      if (!takes(s, data, to, index)) continue;
       if (s.demand == 0) return false;
       any = true;
     }
@@ -344,13 +357,13 @@ class mesh_dispatcher {
     }
     slot* last = nullptr;
     for (auto& s : slots_) {
-      if (!takes(s, e, index)) continue;
-      if (last != nullptr) last->batch.push_back(e);  // a copy for all but the last target
+      if (!takes(s, data, to, index)) continue;
+      if (last != nullptr) last->batch.push_back(data);  // a copy for all but the last target
       last = &s;
       --s.demand;
       if (from_held) --s.held;
     }
-    last->batch.push_back(std::move(e));
+    last->batch.push_back(std::move(data));
     return true;
   }
 
@@ -374,11 +387,11 @@ class mesh_dispatcher {
   std::size_t waiting_ = 0;  // demand passed upstream, not yet dispatched
   std::size_t owed_ = 0;     // demand to pass upstream after a dispatch, handed over by `drain`
   std::uint64_t dropped_ = 0;
-  std::deque<event> held_;    // events from the first that a target without demand holds back
-  std::uint64_t popped_ = 0;  // events that ever left held_: info positions are absolute
+  std::deque<held_event> held_;  // from the first event a target without demand holds back
+  std::uint64_t popped_ = 0;     // events that ever left held_: info positions are absolute
   std::deque<std::pair<std::uint64_t, std::any>> infos_;  // (position, info), in order
 };
 
-static_assert(dispatcher_for<mesh_dispatcher<int>, mesh_event<int>>);
+static_assert(dispatcher_for<mesh_dispatcher<int>, int>);
 
 }  // namespace datamesh

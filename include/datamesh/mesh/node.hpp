@@ -114,12 +114,11 @@ using wire_t = std::conditional_t<std::is_void_v<Out>, no_output, Out>;
 /// the logic runs. Stage-owned.
 template <class Out>
 struct node_outbox {
-  using event = mesh_event<wire_t<Out>>;
-
   node_id self;
   std::vector<node_link> links;
-  context<event>* ctx = nullptr;  // set for each callback that runs the logic
-  std::uint64_t unlinked = 0;     // broadcasts to no link in this callback
+  std::shared_ptr<mesh_targets> targets;  // shared with the node's dispatcher
+  context<wire_t<Out>>* ctx = nullptr;    // set for each callback that runs the logic
+  std::uint64_t unlinked = 0;             // broadcasts to no link in this callback
 };
 
 }  // namespace detail
@@ -159,7 +158,7 @@ class node_context : public detail::node_context_common<Out> {
       ++box_->unlinked;
       return;
     }
-    out_->push_back(event{std::move(v), event::everyone});
+    out_->push_back(std::move(v));
   }
   /// To the connected node `to`, at its pace. `to` is a `node_id` or anything one is made from;
   /// it is compared without building one.
@@ -177,7 +176,8 @@ class node_context : public detail::node_context_common<Out> {
   bool try_send(const K& to, Out v) {
     for (const auto& l : box_->links) {
       if (l.target.matches(to)) {
-        out_->push_back(event{std::move(v), l.key});
+        box_->targets->sends.emplace_back(out_->size(), l.key);
+        out_->push_back(std::move(v));
         return true;
       }
     }
@@ -189,11 +189,10 @@ class node_context : public detail::node_context_common<Out> {
       : base(box), out_(&detail::context_access::batch(*box->ctx)), linked_(!box->links.empty()) {}
 
  private:
-  using event = mesh_event<Out>;
   // The stage's batch and whether any link is there, copied for the callback: a logic's
   // broadcast, once per datum, is then a test and a push_back, without reaching through the
   // stage's context each time.
-  std::vector<event>* out_;
+  std::vector<Out>* out_;
   bool linked_;
 };
 
@@ -228,8 +227,9 @@ struct node_traits {
 
 namespace detail {
 
-/// The stage that runs a node logic: a producer_consumer of `mesh_event<In>` into
-/// `mesh_event<Out>`, with the mesh dispatcher.
+/// The stage that runs a node logic: a producer_consumer of `In` into `Out` (`no_output` for a
+/// sink), with the mesh dispatcher; the sends among its events are noted in the targets it
+/// shares with that dispatcher.
 template <class L>
 class node_stage final {
   using traits = node_traits<L>;
@@ -242,12 +242,13 @@ class node_stage final {
   using dispatcher_type = mesh_dispatcher<wire>;
 
   node_stage(node_id self, L logic, const typename traits::args_type& args,
-             std::shared_ptr<node_counters> counters)
+             std::shared_ptr<mesh_targets> targets, std::shared_ptr<node_counters> counters)
       : logic_(std::move(logic)), state_(logic_.init(args)), counters_(std::move(counters)) {
     box_.self = std::move(self);
+    box_.targets = std::move(targets);
   }
 
-  void handle_events(std::span<const mesh_event<in_t>> in, context<mesh_event<wire>>& ctx) {
+  void handle_events(std::span<const in_t> in, context<wire>& ctx) {
     box_.ctx = &ctx;
     const std::size_t before = ctx.pushed();
     // Room for one datum out per datum in, the usual shape (a relay, a map), grown as needed.
@@ -261,13 +262,13 @@ class node_stage final {
     state_t state = std::move(state_);
     // One datum at a time: what earlier data made still goes out when a later one stops the
     // node (by its result or by an exception).
-    for (const auto& e : in) {
+    for (const in_t& datum : in) {
       ++done;
       try {
         if constexpr (std::is_same_v<typename traits::process::result, state_t>) {
-          state = logic_.process(e.data, std::move(state), nc);
+          state = logic_.process(datum, std::move(state), nc);
         } else {
-          auto r = logic_.process(e.data, std::move(state), nc);
+          auto r = logic_.process(datum, std::move(state), nc);
           if (auto* why = std::get_if<exit_reason>(&r)) {
             ctx.stop(std::move(*why));
             break;
@@ -288,7 +289,7 @@ class node_stage final {
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
-                        context<mesh_event<wire>>&) {
+                        context<wire>&) {
     if (peer != peer_role::consumer) return;
     const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
     const auto* note = std::any_cast<link_note>(&opts.extra);
@@ -297,7 +298,7 @@ class node_stage final {
     if (note && note->linked) note->linked->set_value();
   }
 
-  void handle_cancel(const cancellation&, const subscription& sub, context<mesh_event<wire>>&) {
+  void handle_cancel(const cancellation&, const subscription& sub, context<wire>&) {
     std::erase_if(box_.links, [&](const node_link& l) { return l.sub == sub.id(); });
   }
 
