@@ -44,7 +44,72 @@ struct finite_source {
   void handle_info(std::any&, context<int>& ctx) { ctx.stop(); }
 };
 
+/// A producer_consumer that relays what it receives and, with demand to spare, also emits from
+/// a supply of its own (numbers from 100, `supply` of them), as a mesh node takes from its inlet.
+struct self_feeding {
+  journal* j;
+  int supply;
+  int next = 100;
+  self_feeding(journal* jr, int s) : j(jr), supply(s) {}
+  void handle_events(std::span<const int> in, context<int>& ctx) {
+    j->batches.emplace_back(in.begin(), in.end());
+    ctx.push_range(in);
+  }
+  void handle_spare_demand(std::size_t n, context<int>& ctx) {
+    j->demands.push_back(n);
+    for (; n > 0 && supply > 0; --n, --supply) ctx.push(next++);
+  }
+  void handle_info(std::any&, context<int>& ctx) {
+    j->infos.push_back("spare " + std::to_string(detail::context_access::spare_demand(ctx)));
+  }
+};
+
 }  // namespace
+
+TEST_CASE(
+    "handle_spare_demand: a producer_consumer may fill downstream demand from its own "
+    "supply, never beyond it") {
+  journal rj, cj;
+  fixture f;
+  auto r = f.rt.start<self_feeding>(&rj, 7);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto down = subscribe(c, r, {.max_demand = 10});
+  f.run();
+  CHECK(rj.demands.empty());  // no demand yet: not called
+  ask(down, 5);
+  f.run();
+  CHECK(rj.demands == std::vector<std::size_t>{5});
+  CHECK(cj.flat() == std::vector<int>{100, 101, 102, 103, 104});
+  ask(down, 4);
+  f.run();
+  // Its supply (2 left) covers half: the other 2 stay spare, as the context tells other
+  // callbacks.
+  CHECK(rj.demands == std::vector<std::size_t>{5, 4});
+  CHECK(cj.flat() == std::vector<int>{100, 101, 102, 103, 104, 105, 106});
+  send(r, std::string("how much?"));
+  f.run();
+  CHECK(rj.infos == std::vector<std::string>{"spare 2"});
+  CHECK(estimate_buffered_count(r) == 0);  // nothing emitted beyond demand
+}
+
+TEST_CASE("handle_spare_demand: upstream events waiting for demand take it first (rule 45)") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto r = f.rt.start<self_feeding>(&rj, 100);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  auto down = subscribe(c, r, {.max_demand = 10});
+  subscribe(r, p, {.max_demand = 10});
+  f.run();
+  send(p, std::vector<int>{1, 2, 3});
+  f.run();
+  CHECK(cj.batches.empty());  // queued in the relay: no downstream demand
+  ask(down, 5);
+  f.run();
+  // The queued batch goes first; only the 2 it leaves are spare.
+  CHECK(rj.demands == std::vector<std::size_t>{2});
+  CHECK(cj.flat() == std::vector<int>{1, 2, 3, 100, 101});
+}
 
 TEST_CASE("rule 37 and 38: end to end with 7/3 the asks go 7, 4, 7, 4 and batches 4, 3, 4, 4") {
   journal pj, cj;

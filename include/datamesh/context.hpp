@@ -57,6 +57,8 @@ class call_reply {
 };
 
 namespace detail {
+struct context_access;
+
 /// What the engine offers a context; implemented by `stage_impl`.
 class stage_control {
  public:
@@ -67,6 +69,8 @@ class stage_control {
   virtual void ctl_set_demand(producer_demand m) = 0;
   virtual producer_demand ctl_demand() const = 0;
   virtual std::size_t ctl_buffered() const = 0;
+  /// A producer_consumer's downstream demand that no upstream event waits to meet; 0 for others.
+  virtual std::size_t ctl_spare_demand() const = 0;
   virtual stage_ref ctl_self() = 0;
   virtual void ctl_log(log_level level, const std::string& text) = 0;
 
@@ -102,17 +106,21 @@ class context_base {
 
  protected:
   explicit context_base(detail::stage_control* ctl) noexcept : ctl_(ctl) {}
+  friend struct detail::context_access;
   detail::stage_control* ctl_;
 };
 
 namespace detail {
 /// Reaches a context's batch, for code of the library that pushes events in a tight loop and
-/// keeps the batch's address in a register (a mesh node's logic).
+/// keeps the batch's address in a register (a mesh node's logic), and a producer_consumer's
+/// spare demand, for one that also produces from a source of its own (a mesh node's inlet).
 struct context_access {
   template <class Out>
   static std::vector<Out>& batch(context<Out>& ctx) noexcept {
     return *ctx.out_;
   }
+  /// What a producer_consumer may still emit without buffering (`handle_spare_demand`, stage.hpp).
+  static std::size_t spare_demand(const context_base& ctx) { return ctx.ctl_->ctl_spare_demand(); }
 };
 }  // namespace detail
 

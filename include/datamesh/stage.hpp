@@ -39,6 +39,11 @@
 ///     to keep running and exit later through `ctx.stop`. Supervisors use it to stop their
 ///     children first. An exception in the stage's own code still exits at once.
 ///   - `bool format_discarded(std::size_t)`: return false to skip the discard log (rule 55).
+///   - `void handle_spare_demand(std::size_t n, context<Out>&)`, a producer_consumer's only, and
+///     DataMesh's, not GenStage's: called when downstream demand arrives and `n`, all of it, is
+///     left with no upstream event waiting to meet it, so that the stage may also produce from
+///     a source of its own (a mesh node's inlet). What it pushes counts against that demand.
+///     `detail::context_access::spare_demand(ctx)` gives the same figure in other callbacks.
 ///   - `using dispatcher_type = ...;` a dispatcher other than `demand_dispatcher<Out>`.
 #pragma once
 

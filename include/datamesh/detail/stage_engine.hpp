@@ -66,6 +66,7 @@ struct optional_callbacks {
   bool handle_call = false;
   bool defer_stop = false;
   bool format_discarded = false;
+  bool handle_spare_demand = false;  // producer_consumers only
 };
 
 /// `Input` and `Output` are the stage's event types, `void` for the side its role lacks.
@@ -107,6 +108,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   virtual void user_init(ctx_t& c) = 0;
   virtual void user_handle_events(std::span<const in_t> batch, const subscription& from,
                                   ctx_t& c) = 0;
+  /// A producer's `handle_demand`, or a producer_consumer's `handle_spare_demand`.
   virtual void user_handle_demand(std::size_t n, ctx_t& c) = 0;
   /// Leaves `mode` as it is unless `handle_subscribe` returns a `demand_mode`.
   virtual void user_handle_subscribe(peer_role peer, const subscription& sub,
@@ -700,6 +702,11 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       pc_demand_ += counter;
       take_from_buffer(pc_demand_);
       take_pc_events();
+      if (callbacks_.handle_spare_demand && counter > 0 && !exiting_) {
+        if (const std::size_t spare = ctl_spare_demand(); spare > 0) {
+          if (guarded([&] { user_handle_demand(spare, ctx()); })) after_callback();
+        }
+      }
     } else if constexpr (is_producer) {
       if (counter == 0 || exiting_) return;
       if (accumulating()) {
@@ -949,6 +956,14 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     requested_ = std::move(r);
   }
   void ctl_async_info(std::any msg) override { post_info(std::move(msg), nullptr); }
+  std::size_t ctl_spare_demand() const override {
+    if constexpr (is_pc) {
+      // Demand left while upstream events wait is theirs: they take it once handled.
+      return pc_queue_.empty() && buffer_.empty() ? pc_demand_ : 0;
+    } else {
+      return 0;
+    }
+  }
   void ctl_set_demand(producer_demand m) override {
     if constexpr (role_v == stage_role::producer) {
       if (m == producer_demand::accumulate) {

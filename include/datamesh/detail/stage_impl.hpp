@@ -75,6 +75,9 @@ class stage_impl final : public engine_of<S> {
     c.format_discarded = requires(S & s, std::size_t n) {
       { s.format_discarded(n) } -> std::convertible_to<bool>;
     };
+    c.handle_spare_demand = engine::is_pc && requires(S & s, std::size_t n, ctx_t & x) {
+      s.handle_spare_demand(n, x);
+    };
     return c;
   }
 
@@ -105,7 +108,11 @@ class stage_impl final : public engine_of<S> {
   }
 
   void user_handle_demand([[maybe_unused]] std::size_t n, [[maybe_unused]] ctx_t& c) override {
-    if constexpr (engine::role_v == stage_role::producer) user_->handle_demand(n, c);
+    if constexpr (engine::role_v == stage_role::producer) {
+      user_->handle_demand(n, c);
+    } else if constexpr (callbacks_of().handle_spare_demand) {
+      user_->handle_spare_demand(n, c);
+    }
   }
 
   void user_handle_subscribe([[maybe_unused]] peer_role peer,
