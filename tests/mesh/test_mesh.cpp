@@ -510,6 +510,60 @@ TEST_CASE("mesh: trigger_all throws would_deadlock when nothing can ever take th
   CHECK(m.try_trigger_data("stuck", 10) == trigger_status::full);
 }
 
+namespace {
+/// A consumer of a node's events recording each batch; subscribed with manual demand.
+struct batch_recorder {
+  std::vector<std::vector<int>>* batches;
+  void handle_events(std::span<const int> in, const subscription&, context<void>&) {
+    batches->emplace_back(in.begin(), in.end());
+  }
+};
+}  // namespace
+
+TEST_CASE("mesh: a node takes from its inlet what its links ask for, max_demand at a time") {
+  std::vector<std::vector<int>> batches;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("src", relay{}, {}, {.inlet_capacity = 20, .max_demand = 3});
+  auto out = f.rt.start<batch_recorder>(&batches);
+  auto link = datamesh::subscribe(
+      out, m.stage_of("src"),
+      {.demand = demand_mode::manual, .dispatch = mesh_link<int>{99, {}, nullptr}});
+  f.run();
+  // The unlinked window (1000) is demand the node started with: it takes that much, held for
+  // the link, before the link's own demand rules.
+  m.trigger_all<int>("src", std::views::iota(1000, 2000));
+  for (int i = 0; i < 20; ++i) m.trigger_data("src", i);
+  f.run();
+  CHECK(m.figures("src").in == 1000);
+  CHECK(m.snapshot().node("src")->inlet_depth == 20);
+  CHECK(m.try_trigger_data("src", 20) == trigger_status::full);
+  ask(link, 1005);
+  f.run();
+  // The held 1000 go first; then 5 taken, in two turns of at most 3; the rest wait.
+  REQUIRE(batches.size() >= 2);
+  CHECK(batches[batches.size() - 2] == std::vector<int>{0, 1, 2});
+  CHECK(batches.back() == std::vector<int>{3, 4});
+  CHECK(m.figures("src").in == 1005);
+  CHECK(m.snapshot().node("src")->inlet_depth == 15);
+  ask(link, 100);
+  f.run();
+  CHECK(m.figures("src").in == 1020);
+  CHECK(m.snapshot().node("src")->inlet_depth == 0);
+}
+
+TEST_CASE("mesh: a sink node takes its whole inlet, beyond its unlinked window") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  // Its output never uses its demand (the window, 1000): it comes back for more by itself.
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10});
+  m.trigger_all<int>("sink", std::views::iota(0, 2500));
+  f.run();
+  CHECK(got.size() == 2500);
+  CHECK(m.figures("sink").in == 2500);
+}
+
 // -- supervised nodes ---
 
 namespace {
@@ -581,6 +635,25 @@ TEST_CASE("mesh: data waiting in a supervised node's inlet reach it after its re
   f.run();
   CHECK(got == std::vector<int>{1, 1, 2});  // 13 is lost with the state that threw on it
   CHECK(m.figures("flaky").restarts == 1);
+}
+
+TEST_CASE("mesh: a restarted node whose link went meanwhile still takes from its inlet") {
+  std::vector<int> got;
+  int inits = 0;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("flaky", flaky{}, &inits, {.max_demand = 1, .restart = restart_type::transient});
+  m.start_node("sink", recorder{}, &got);
+  m.connect("flaky", "sink");
+  for (int x : {13, 3, 4}) m.trigger_data("flaky", x);
+  m.stop_node("sink");  // before the restart can link to it again
+  f.run();
+  CHECK(m.figures("flaky").restarts == 1);
+  // Nothing waits for the lost link: the inlet is taken, into no link.
+  CHECK(m.snapshot().node("flaky")->inlet_depth == 0);
+  CHECK(m.figures("flaky").in == 3);  // 13 counts: it was handled, by throwing
+  CHECK(m.figures("flaky").unlinked == 2);
+  CHECK(got.empty());
 }
 
 TEST_CASE("mesh: restart types decide which exits restart a supervised node") {

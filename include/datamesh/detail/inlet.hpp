@@ -1,19 +1,21 @@
 /// @file
-/// The inlet: a producer fed from outside any stage, through a bounded queue, so that data
-/// entering a mesh (`mesh::trigger_data`) is back-pressured like everything else. A caller
-/// either waits for room, is told the queue is full, or has a completion run once its item is
-/// accepted; the inlet stage takes items from the queue as its consumer asks for them.
+/// The inlet: how data enter a mesh node from outside any stage (`mesh::trigger_data`), through
+/// a bounded queue, back-pressured like everything else. A caller either waits for room, is
+/// told the queue is full, or has a completion run once its item is accepted. The node's own
+/// stage takes items from the queue as its downstream demand allows (`handle_spare_demand`,
+/// stage.hpp) and runs its logic over them: the inlet is not a stage of its own, so data from
+/// outside cost one stage hop less than data from a link.
 ///
 /// A caller with a whole range (`mesh::trigger_all`) may also hand over the range itself as a
-/// feed: the inlet stage then takes from it as demand comes, on its own thread, while the caller
-/// waits. Data then go from the caller's range straight into the stage's output, without a copy
+/// feed: the node's stage then reads it as demand comes, on its own thread, while the caller
+/// waits. Data then go from the caller's range straight to the node's logic, without a copy
 /// into the queue and without the caller and the stage waking each other once per queueful,
 /// which on a busy machine cost more than the data's processing (bench/ W8).
 #pragma once
 
-#include <datamesh/context.hpp>
+#include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
-#include <datamesh/reason.hpp>
+#include <datamesh/stage_ref.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -28,7 +30,6 @@
 #include <iterator>
 #include <memory>
 #include <mutex>
-#include <ranges>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -66,18 +67,19 @@ class completion {
   std::unique_ptr<concept_t> impl_;
 };
 
-/// A range handed over whole: the inlet stage takes its data while its owner waits (see the file
+/// A range handed over whole: the node's stage reads it while its owner waits (see the file
 /// comment). Owned by the waiting caller, who withdraws it only once it is `done`.
 template <class T>
 class inlet_feed {
  public:
-  /// Pushes up to `n` data; how many. Sets `exhausted` once the range has no more. Called by the
-  /// inlet stage only, without the queue's lock; may throw what the range throws.
-  virtual std::size_t fill(context<T>& ctx, std::size_t n, bool& exhausted) = 0;
+  /// Appends up to `n` data to `out`; how many. Sets `exhausted` once the range has no more.
+  /// Called by the node's stage only, without the queue's lock; may throw what the range throws
+  /// (what it appended before stays).
+  virtual std::size_t fill(std::vector<T>& out, std::size_t n, bool& exhausted) = 0;
 
   // Guarded by the queue's mutex.
-  bool done = false;           // taken whole, failed, or refused: the stage no longer uses it
-  bool refused = false;        // the inlet stage exited first
+  bool done = false;           // read whole, failed, or refused: the stage no longer uses it
+  bool refused = false;        // the node stopped for good first
   std::exception_ptr failure;  // what `fill` threw
 
  protected:
@@ -89,8 +91,7 @@ template <class T, class It, class End>
 class range_feed final : public inlet_feed<T> {
  public:
   range_feed(It& it, const End& end) : it_(it), end_(end) {}
-  std::size_t fill(context<T>& ctx, std::size_t n, bool& exhausted) override {
-    auto& out = context_access::batch(ctx);
+  std::size_t fill(std::vector<T>& out, std::size_t n, bool& exhausted) override {
     if constexpr (std::sized_sentinel_for<End, It>) {
       out.reserve(out.size() + std::min(n, static_cast<std::size_t>(end_ - it_)));
     }
@@ -110,131 +111,159 @@ class range_feed final : public inlet_feed<T> {
   const End& end_;
 };
 
-/// What callers and the inlet stage share.
+/// The message that tells a node's stage its inlet has data.
+struct inlet_wake {};
+
+/// Asks `stage` to take from its inlet; nothing if it has gone (its successor is woken when it
+/// attaches, see `inlet_queue::attach`).
+inline void wake(const stage_ptr& stage) {
+  if (stage) stage->post_message(std::any(inlet_wake{}));
+}
+
+/// What the mesh keeps of a node's inlet, whatever its data type.
+struct inlet_base {
+  virtual ~inlet_base() = default;
+  /// Refuses what waits and whatever comes later: the node has stopped for good. Idempotent.
+  virtual void close() = 0;
+  /// Data accepted or waiting to be, not yet taken by the node.
+  virtual std::size_t depth() = 0;
+  /// Makes `s` the stage that runs the node, and wakes it for what waits; nothing once closed.
+  virtual void attach(const stage_ref& s) = 0;
+};
+
+/// What callers and the node's stage share. The mesh's registry and each stage that runs the
+/// node hold it, so it outlives a supervised node's restarts with what waits in it.
 ///
 /// Thread safety: `mutex` guards everything below it; `room` is notified when items leave,
 /// `fed` when a feed is done.
 template <class T>
-struct inlet_queue {
+struct inlet_queue final : inlet_base {
   explicit inlet_queue(std::size_t cap) : capacity(cap) {}
   const std::size_t capacity;
   std::mutex mutex;
   std::condition_variable room;
   std::condition_variable fed;
-  std::deque<T> items;                           // accepted, not yet asked for
+  std::deque<T> items;                           // accepted, not yet taken
   std::deque<std::pair<T, completion>> waiting;  // asynchronous, not yet accepted
-  std::deque<inlet_feed<T>*> feeds;              // taken from once `items` is empty, in order
-  bool closed = false;                           // the inlet stage has exited
-  // A wake is posted and the stage has not pulled since: later items need no wake of their own,
+  std::deque<inlet_feed<T>*> feeds;              // read once `items` is empty, in order
+  std::weak_ptr<stage_base> stage;               // the stage that runs the node now
+  inlet_feed<T>* reading = nullptr;              // the feed the stage reads, lock released
+  bool closed = false;                           // the node has stopped for good
+  // A wake is posted and the stage has not taken since: later items need no wake of their own,
   // so a burst of triggers costs the stage one message, not one each.
   bool wake_pending = false;
 
-  /// Accepts `v`; true if the caller must wake the stage. Call with `mutex` held.
-  bool accept(T&& v) {
+  /// Accepts `v`; the stage to wake, if any. Call with `mutex` held, and wake after releasing.
+  stage_ptr accept(T&& v) {
     items.push_back(std::move(v));
-    return !std::exchange(wake_pending, true);
+    return to_wake();
   }
-  /// Queues `f`; true if the caller must wake the stage. Call with `mutex` held.
-  bool add_feed(inlet_feed<T>& f) {
+  /// Queues `f`; the stage to wake, if any. Call with `mutex` held, and wake after releasing.
+  stage_ptr add_feed(inlet_feed<T>& f) {
     feeds.push_back(&f);
-    return !std::exchange(wake_pending, true);
+    return to_wake();
   }
   /// Drops `f` before it is done (its owner gives up waiting). Call with `mutex` held, and only
-  /// where the stage cannot be filling from it (its owner runs the stage's executor).
+  /// where the stage cannot be reading it (its owner runs the stage's executor).
   void withdraw(inlet_feed<T>& f) { std::erase(feeds, &f); }
-};
+  /// Whether the node can take more from it: a wake, or demand, finds data.
+  bool has_data() const { return !items.empty() || !feeds.empty(); }
 
-/// The message that tells the inlet stage its queue has items.
-struct inlet_wake {};
-
-/// The stage side: a producer of the queue's items and the feeds' data.
-template <class T>
-class inlet_stage {
- public:
-  explicit inlet_stage(std::shared_ptr<inlet_queue<T>> q) : queue_(std::move(q)) {}
-  inlet_stage(const inlet_stage&) = delete;
-  inlet_stage& operator=(const inlet_stage&) = delete;
-  // A stage destroyed without its terminate (one that never ran) must not leave callers waiting.
-  ~inlet_stage() { close(); }
-
-  void handle_demand(std::size_t n, context<T>& ctx) {
-    demand_ += n;
-    pull(ctx);
+  void attach(const stage_ref& s) override {
+    {
+      std::lock_guard lock(mutex);
+      if (closed) return;
+      stage = s.core_ptr();
+      wake_pending = true;
+    }
+    wake(s.core_ptr());
   }
-  void handle_info(std::any&, context<T>& ctx) { pull(ctx); }
-  void terminate(const exit_reason&) { close(); }
 
- private:
-  // Refuses what waits and whatever comes later. Idempotent.
-  void close() {
+  void close() override {
     std::vector<completion> refused;
     {
-      std::lock_guard lock(queue_->mutex);
-      if (std::exchange(queue_->closed, true)) return;
-      for (auto& w : queue_->waiting) refused.push_back(std::move(w.second));
-      queue_->waiting.clear();
-      for (auto* f : queue_->feeds) f->done = f->refused = true;
-      queue_->feeds.clear();
+      std::lock_guard lock(mutex);
+      if (std::exchange(closed, true)) return;
+      for (auto& w : waiting) refused.push_back(std::move(w.second));
+      waiting.clear();
+      // The feed being read is the reader's to retire: its owner must not return meanwhile.
+      for (auto* f : feeds) f->done = f->refused = true;
+      if (reading != nullptr) reading->done = false;
+      feeds.clear();
+      stage.reset();
     }
-    queue_->room.notify_all();
-    queue_->fed.notify_all();
+    room.notify_all();
+    fed.notify_all();
     for (auto& c : refused) c(make_error_code(errc::no_stage));
   }
 
-  // Emits what demand covers; accepts waiting asynchronous items as room frees.
-  void pull(context<T>& ctx) {
-    std::vector<completion> accepted;
-    {
-      std::unique_lock lock(queue_->mutex);
-      auto& q = *queue_;
-      q.wake_pending = false;
-      bool freed = false;
-      for (;;) {
-        if (const std::size_t n = std::min(demand_, q.items.size()); n > 0) {
-          const auto last = q.items.begin() + static_cast<std::ptrdiff_t>(n);
-          ctx.push_range(std::ranges::subrange(std::make_move_iterator(q.items.begin()),
-                                               std::make_move_iterator(last)));
-          q.items.erase(q.items.begin(), last);
-          demand_ -= n;
-          freed = true;
-        }
-        if (q.waiting.empty() || q.items.size() >= q.capacity) break;
-        while (!q.waiting.empty() && q.items.size() < q.capacity) {
-          q.items.push_back(std::move(q.waiting.front().first));
-          accepted.push_back(std::move(q.waiting.front().second));
-          q.waiting.pop_front();
-        }
-      }
-      if (freed) q.room.notify_all();
-      // The queue is empty or demand is spent: what demand remains goes to the feeds.
-      while (demand_ > 0 && q.items.empty() && !q.feeds.empty()) {
-        fill_from(*q.feeds.front(), lock, ctx);
-      }
-    }
-    for (auto& c : accepted) c(std::error_code{});
+  std::size_t depth() override {
+    std::lock_guard lock(mutex);
+    return items.size() + waiting.size();
   }
 
-  // Takes what demand covers from `f`, the front feed, with the queue's lock (held by `lock`)
-  // released meanwhile; retires it once taken whole or failed.
-  void fill_from(inlet_feed<T>& f, std::unique_lock<std::mutex>& lock, context<T>& ctx) {
+  /// Appends to `out` up to `n` data, from the items and then the feeds, and accepts waiting
+  /// asynchronous items as room frees. Returns whether data remain. Called by the node's stage.
+  bool take(std::size_t n, std::vector<T>& out) {
+    std::vector<completion> accepted;
+    bool more = false;
+    {
+      std::unique_lock lock(mutex);
+      wake_pending = false;
+      bool freed = false;
+      for (;;) {
+        if (const std::size_t k = std::min(n - out.size(), items.size()); k > 0) {
+          const auto last = items.begin() + static_cast<std::ptrdiff_t>(k);
+          out.insert(out.end(), std::make_move_iterator(items.begin()),
+                     std::make_move_iterator(last));
+          items.erase(items.begin(), last);
+          freed = true;
+        }
+        if (waiting.empty() || items.size() >= capacity) break;
+        while (!waiting.empty() && items.size() < capacity) {
+          items.push_back(std::move(waiting.front().first));
+          accepted.push_back(std::move(waiting.front().second));
+          waiting.pop_front();
+        }
+      }
+      if (freed) room.notify_all();
+      // The queue is empty or `n` is met: what is left of `n` comes from the feeds.
+      while (out.size() < n && items.empty() && !feeds.empty()) read(*feeds.front(), n, lock, out);
+      more = has_data();
+    }
+    for (auto& c : accepted) c(std::error_code{});
+    return more;
+  }
+
+ private:
+  stage_ptr to_wake() { return std::exchange(wake_pending, true) ? nullptr : stage.lock(); }
+
+  // Reads from `f`, the front feed, until `out` holds `n`, with the lock (held by `lock`)
+  // released meanwhile; retires `f` once read whole or failed.
+  void read(inlet_feed<T>& f, std::size_t n, std::unique_lock<std::mutex>& lock,
+            std::vector<T>& out) {
     bool exhausted = false;
     std::exception_ptr failure;
+    reading = &f;
     lock.unlock();
     try {
-      demand_ -= f.fill(ctx, demand_, exhausted);
+      f.fill(out, n - out.size(), exhausted);
     } catch (...) {
       failure = std::current_exception();
     }
     lock.lock();
+    reading = nullptr;
+    if (closed) {  // refused meanwhile (close): only now may its owner return
+      f.done = true;
+      fed.notify_all();
+      return;
+    }
     if (!exhausted && !failure) return;
-    std::erase(queue_->feeds, &f);
+    std::erase(feeds, &f);
     f.done = true;
     f.failure = std::move(failure);
-    queue_->fed.notify_all();
+    fed.notify_all();
   }
-
-  std::shared_ptr<inlet_queue<T>> queue_;
-  std::size_t demand_ = 0;  // stage-owned
 };
 
 }  // namespace datamesh::detail

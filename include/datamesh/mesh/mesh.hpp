@@ -13,9 +13,10 @@
 /// Each node is a producer_consumer stage (mesh/node.hpp) with the mesh dispatcher
 /// (mesh/mesh_dispatcher.hpp); a link is a subscription of the receiving node to the sending
 /// one, with cancel mode `temporary`, so a node whose sender stops or disconnects keeps running.
-/// Data enters a node from outside through its inlet, a bounded queue (`inlet_capacity`):
-/// `trigger_data` waits for room, `try_trigger_data` reports `full`, `async_trigger_data`
-/// completes a callback or an Asio completion token once the datum is accepted.
+/// Data enters a node from outside through its inlet, a bounded queue (`inlet_capacity`) that
+/// the node's own stage takes from (detail/inlet.hpp): `trigger_data` waits for room,
+/// `try_trigger_data` reports `full`, `async_trigger_data` completes a callback or an Asio
+/// completion token once the datum is accepted.
 ///
 /// Errors are typed (`datamesh::error`), raised by the call that made them, and leave the rest
 /// of the mesh running: `unknown_node`, `duplicate_node`, `self_connection`,
@@ -60,7 +61,7 @@ namespace datamesh {
 struct node_options {
   /// Data from `trigger_data` accepted and not yet taken by the node; at least 1.
   std::size_t inlet_capacity = 1000;
-  /// The inlet link's demand.
+  /// The most data the node takes from its inlet at once (its downstream demand permitting).
   std::size_t max_demand = 1000;
   /// `permanent` or `transient`: the node runs under a supervisor of its own, which restarts
   /// it by this policy. A restart makes a new state with `init(args)` and keeps the id, the
@@ -101,9 +102,7 @@ struct mesh_node {
   std::uint32_t key = 0;  // its link key in its senders' dispatchers
   std::type_index input = typeid(void);
   std::type_index output = typeid(void);
-  stage_ref inlet;
-  std::shared_ptr<void> inlet_queue;  // detail::inlet_queue<In>
-  std::function<std::size_t()> inlet_depth;
+  std::shared_ptr<inlet_base> inlet;  // a detail::inlet_queue<In>
   std::function<std::any(std::uint32_t, const std::any&, const node_id&,
                          std::shared_ptr<link_gauge>)>
       make_link;
@@ -118,10 +117,10 @@ struct mesh_node {
   bool live() const {
     return !gone.load(std::memory_order_acquire) && stage && (supervisor || stage.alive());
   }
-  /// Marks it stopped for good; its inlet goes with it. Thread-safe, idempotent.
+  /// Marks it stopped for good; its inlet closes with it. Thread-safe, idempotent.
   void finish() {
     if (gone.exchange(true)) return;
-    stop_if_running(inlet, exit_reason::shutdown());
+    inlet->close();
   }
 };
 
@@ -150,29 +149,36 @@ struct mesh_registry {
 
   /// Subscribes `to` to `from` for link `le`; the new subscription. Call with `mutex` held.
   static subscription link(const mesh_node& from, const mesh_node& to, const mesh_link_entry& le,
-                           std::shared_ptr<std::promise<void>> linked) {
+                           std::shared_ptr<std::promise<void>> linked,
+                           std::shared_ptr<link_gate> gate = nullptr) {
     subscribe_options so{.max_demand = le.opts.max_demand,
                          .min_demand = le.opts.min_demand,
                          .cancel = cancel_mode::temporary,
                          .dispatch = from.make_link(to.key, le.opts.select, from.id, le.gauge),
-                         .extra = link_note{to.id, std::move(linked)}};
+                         .extra = link_note{to.id, std::move(linked), std::move(gate)}};
     return detail::subscribe(to.stage, from.stage, std::move(so));
   }
 
   /// Makes again every link of `n`, which has just restarted, whose other end runs (one that
-  /// is restarting too relinks when it is back). Call with `mutex` held.
-  void relink(const mesh_node& n) {
+  /// is restarting too relinks when it is back); runs `linked` once `n` has its outgoing links
+  /// back, or they cannot come. Call with `mutex` held.
+  void relink(const mesh_node& n, std::function<void()> linked) {
+    auto gate = std::make_shared<link_gate>(std::move(linked));
     for (auto& [k, le] : links) {
       if (k.first != n.id && k.second != n.id) continue;
       auto f = nodes.find(k.first);
       auto t = nodes.find(k.second);
       if (f == nodes.end() || t == nodes.end()) continue;
       if (!f->second->stage.alive() || !t->second->stage.alive()) continue;
+      const bool outgoing = k.first == n.id;
+      if (outgoing) gate->expect();
       try {
-        le.sub = link(*f->second, *t->second, le, nullptr);
+        le.sub = link(*f->second, *t->second, le, nullptr, outgoing ? gate : nullptr);
       } catch (const error&) {  // an end stopped meanwhile: its own exit settles the link
+        if (outgoing) gate->arrive();
       }
     }
+    gate->arrive();
   }
 };
 
@@ -243,38 +249,33 @@ class mesh {
       n->key = reg_->next_key++;
       reg_->nodes.emplace(id, n);
     }
-    auto q = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
-    n->inlet_queue = q;
-    n->inlet_depth = [w = std::weak_ptr(q)]() -> std::size_t {
-      auto q = w.lock();
-      if (!q) return 0;
-      std::lock_guard lock(q->mutex);
-      return q->items.size() + q->waiting.size();
-    };
+    n->inlet = std::make_shared<detail::inlet_queue<in_t>>(opts.inlet_capacity);
     try {
-      n->inlet = rt_->start<detail::inlet_stage<in_t>>(q);
       if (opts.restart != restart_type::temporary) {
         start_supervised(n, std::move(logic), args, opts);
       } else {
         stage_ref s = launch(*rt_, *n, logic, args, opts.max_demand);
         // Holds the node until its stage exits: the registry may have dropped it by then.
         s.on_exit([n](const exit_reason&) { n->finish(); });
-        std::lock_guard lock(reg_->mutex);
-        n->stage = s;
+        {
+          std::lock_guard lock(reg_->mutex);
+          n->stage = s;
+        }
+        n->inlet->attach(s);
       }
     } catch (const error& err) {
-      detail::stop_if_running(n->inlet, exit_reason::shutdown());
+      n->inlet->close();
       std::lock_guard lock(reg_->mutex);
       reg_->nodes.erase(id);
       if (err.code() != errc::start_failed) throw;
       throw error(errc::start_failed, "node " + id.str() + " failed to start: " + err.what());
     }
+    std::lock_guard lock(reg_->mutex);
     if (!drive_) {
       // Only a deterministic runtime has a step; on others drive_ is never written.
-      const auto& step = n->inlet.core_ptr()->runtime()->drive_one;
+      const auto& step = n->stage.core_ptr()->runtime()->drive_one;
       if (step) drive_ = step;
     }
-    std::lock_guard lock(reg_->mutex);
     return n->stage;
   }
 
@@ -363,10 +364,10 @@ class mesh {
   /// @throws datamesh::error `unknown_node`, `type_mismatch`, `no_stage` (the node stopped).
   template <class T>
   void trigger_data(const node_id& id, T data) {
-    auto [q, inlet] = inlet_of<T>(id);
+    auto q = inlet_of<T>(id);
     std::unique_lock lock(q->mutex);
-    wait_for_room(*q, inlet, lock, id);
-    push_locked(*q, inlet, lock, std::move(data), id);
+    wait_for_room(*q, lock, id);
+    push_locked(*q, lock, std::move(data), id);
   }
 
   /// Hands every datum of `data` to node `id`, in order, as `trigger_data` does one by one, and
@@ -379,31 +380,34 @@ class mesh {
   template <class T, std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, T>
   void trigger_all(const node_id& id, R&& data) {
-    auto [q, inlet] = inlet_of<T>(id);
+    auto q = inlet_of<T>(id);
     auto it = std::ranges::begin(data);
     const auto end = std::ranges::end(data);
     std::unique_lock lock(q->mutex);
     if (q->closed) throw error(errc::no_stage, "node " + id.str() + " has stopped");
-    bool wake = false;
-    auto wake_inlet = [&] {
+    detail::stage_ptr to_wake;
+    auto wake_node = [&] {
       lock.unlock();
-      if (std::exchange(wake, false)) async_info(inlet, detail::inlet_wake{});
+      detail::wake(std::exchange(to_wake, nullptr));
+    };
+    auto keep = [&](detail::stage_ptr s) {
+      if (s) to_wake = std::move(s);
     };
     try {
       if (q->waiting.empty() && q->feeds.empty()) {  // else it would overtake them
-        for (; it != end && q->items.size() < q->capacity; ++it) wake |= q->accept(T(*it));
+        for (; it != end && q->items.size() < q->capacity; ++it) keep(q->accept(T(*it)));
       }
     } catch (...) {
-      wake_inlet();  // for what was accepted
+      wake_node();  // for what was accepted
       throw;
     }
-    if (it == end) return wake_inlet();
+    if (it == end) return wake_node();
     using feed_t = detail::range_feed<T, decltype(it), decltype(end)>;
     feed_t feed(it, end);
-    wake |= q->add_feed(feed);
-    wake_inlet();
+    keep(q->add_feed(feed));
+    wake_node();
     lock.lock();
-    wait_until_fed(*q, feed, inlet, lock, id);
+    wait_until_fed(*q, feed, lock, id);
     if (feed.refused) throw error(errc::no_stage, "node " + id.str() + " has stopped");
     if (feed.failure) std::rethrow_exception(feed.failure);
   }
@@ -412,12 +416,12 @@ class mesh {
   /// @throws datamesh::error as `trigger_data`.
   template <class T>
   trigger_status try_trigger_data(const node_id& id, T data) {
-    auto [q, inlet] = inlet_of<T>(id);
+    auto q = inlet_of<T>(id);
     std::unique_lock lock(q->mutex);
     if (!q->closed && (q->items.size() >= q->capacity || !q->waiting.empty())) {
       return trigger_status::full;
     }
-    push_locked(*q, inlet, lock, std::move(data), id);
+    push_locked(*q, lock, std::move(data), id);
     return trigger_status::accepted;
   }
 
@@ -427,10 +431,10 @@ class mesh {
   /// @throws datamesh::error `unknown_node`, `type_mismatch` at the call.
   template <class T, class Token>
   auto async_trigger_data(const node_id& id, T data, Token&& token) {
-    auto [q, inlet] = inlet_of<T>(id);
+    auto q = inlet_of<T>(id);
     auto fallback = rt_->executor();
     return boost::asio::async_initiate<Token, void(std::error_code)>(
-        [q = q, inlet = inlet, fallback, id](auto handler, T value) {
+        [q = q, fallback, id](auto handler, T value) {
           detail::completion done(std::move(handler), fallback);
           std::unique_lock lock(q->mutex);
           if (q->closed) {
@@ -442,7 +446,7 @@ class mesh {
             q->waiting.emplace_back(std::move(value), std::move(done));
             return;
           }
-          push_locked(*q, inlet, lock, std::move(value), id);
+          push_locked(*q, lock, std::move(value), id);
           done(std::error_code{});
         },
         token, std::move(data));
@@ -517,7 +521,7 @@ class mesh {
     }
     // The inlets' own locks are taken outside the registry's.
     for (std::size_t i = 0; i < live.size(); ++i)
-      snap.nodes[i].inlet_depth = live[i]->inlet_depth();
+      snap.nodes[i].inlet_depth = live[i]->inlet->depth();
     std::sort(snap.nodes.begin(), snap.nodes.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     std::sort(snap.links.begin(), snap.links.end(), [](const auto& a, const auto& b) {
@@ -539,19 +543,24 @@ class mesh {
             c.unlinked.load(std::memory_order_relaxed), c.restarts.load(std::memory_order_relaxed)};
   }
 
-  // Starts a stage running `logic` for node `n`, fed by its inlet.
+  // Starts a stage running `logic` for node `n`; it takes from the inlet once attached to it.
   template <class L>
   static stage_ref launch(runtime& rt, const detail::mesh_node& n, const L& logic,
-                          const typename node_traits<L>::args_type& args,
-                          std::size_t inlet_demand) {
-    using wire = detail::wire_t<typename node_traits<L>::output_type>;
+                          const typename node_traits<L>::args_type& args, std::size_t inlet_take) {
+    using traits = node_traits<L>;
+    using wire = detail::wire_t<typename traits::output_type>;
     // Where the node's stage notes its sends for its dispatcher.
     auto targets = std::make_shared<mesh_targets>();
     stage_options so;
     so.dispatcher_options = typename mesh_dispatcher<wire>::options{targets};
-    stage_ref s = rt.start<detail::node_stage<L>>(so, n.id, logic, args, targets, n.counters);
-    detail::subscribe(s, n.inlet, {.max_demand = inlet_demand, .cancel = cancel_mode::temporary});
-    return s;
+    return rt.start<detail::node_stage<L>>(so, n.id, logic, args, targets, n.counters,
+                                           inlet_of(n.inlet, std::type_identity<L>{}), inlet_take);
+  }
+
+  template <class L>
+  static auto inlet_of(const std::shared_ptr<detail::inlet_base>& inlet, std::type_identity<L>) {
+    return std::static_pointer_cast<detail::inlet_queue<typename node_traits<L>::input_type>>(
+        inlet);
   }
 
   // Starts node `n` as the one child of a supervisor of its own. Each start, the first and every
@@ -575,12 +584,18 @@ class mesh {
       });
       std::lock_guard lock(r->mutex);
       if (n->gone.load(std::memory_order_acquire)) return s;  // stopped: its supervisor follows
-      const bool restart = static_cast<bool>(n->stage);
-      n->stage = s;
-      if (restart) {
-        n->counters->restarts.fetch_add(1, std::memory_order_relaxed);
-        r->relink(*n);
+      if (!n->stage) {
+        n->stage = s;
+        n->inlet->attach(s);
+        return s;
       }
+      n->stage = s;
+      n->counters->restarts.fetch_add(1, std::memory_order_relaxed);
+      // Once its links are back: what waits in the inlet goes to them, not to none.
+      // (The stage is held weakly: a note may wait in its own mailbox.)
+      r->relink(*n, [inlet = n->inlet, w = std::weak_ptr(s.core_ptr())] {
+        if (auto p = w.lock()) inlet->attach(stage_ref(std::move(p)));
+      });
       return s;
     };
     // Given up (too many restarts) or stopped: the node is gone.
@@ -629,7 +644,7 @@ class mesh {
   }
 
   template <class T>
-  std::pair<std::shared_ptr<detail::inlet_queue<T>>, stage_ref> inlet_of(const node_id& id) {
+  std::shared_ptr<detail::inlet_queue<T>> inlet_of(const node_id& id) {
     std::lock_guard lock(reg_->mutex);
     auto n = find(id);
     if (n->input != typeid(T)) {
@@ -637,33 +652,31 @@ class mesh {
                                            boost::core::demangle(n->input.name()) + ", not " +
                                            boost::core::demangle(typeid(T).name()));
     }
-    return {std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet_queue), n->inlet};
+    return std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet);
   }
 
-  // Accepts `v` into `q` (locked by `lock`, released here) and wakes the inlet unless a wake is
+  // Accepts `v` into `q` (locked by `lock`, released here) and wakes the node unless a wake is
   // already on its way.
   template <class T>
-  static void push_locked(detail::inlet_queue<T>& q, const stage_ref& inlet,
-                          std::unique_lock<std::mutex>& lock, T&& v, const node_id& id) {
+  static void push_locked(detail::inlet_queue<T>& q, std::unique_lock<std::mutex>& lock, T&& v,
+                          const node_id& id) {
     if (q.closed) {
       throw error(errc::no_stage, "node " + id.str() + " has stopped");
     }
-    const bool wake = q.accept(std::move(v));
+    detail::stage_ptr to_wake = q.accept(std::move(v));
     lock.unlock();
-    if (wake) async_info(inlet, detail::inlet_wake{});
+    detail::wake(to_wake);
   }
 
-  // Waits, with `lock` held on `q`, until the inlet is done with `feed`; on a deterministic runtime
+  // Waits, with `lock` held on `q`, until the node is done with `feed`; on a deterministic runtime
   // runs the executor instead, and withdraws `feed` if that cannot finish it.
   template <class T>
-  static void wait_until_fed(detail::inlet_queue<T>& q, detail::inlet_feed<T>& feed,
-                             const stage_ref& inlet, std::unique_lock<std::mutex>& lock,
-                             const node_id& id) {
-    const auto& drive = inlet.core_ptr()->runtime()->drive_one;
-    if (!drive) return q.fed.wait(lock, [&] { return feed.done; });
+  void wait_until_fed(detail::inlet_queue<T>& q, detail::inlet_feed<T>& feed,
+                      std::unique_lock<std::mutex>& lock, const node_id& id) {
+    if (!drive_) return q.fed.wait(lock, [&] { return feed.done; });
     while (!feed.done) {
       lock.unlock();
-      const bool ran = drive();
+      const bool ran = drive_();
       lock.lock();
       if (!ran && !feed.done) {
         q.withdraw(feed);  // safe: the stage runs only inside drive(), on this thread
@@ -676,16 +689,15 @@ class mesh {
   // Waits, with `lock` held on `q`, until `q` has room or is closed; on a deterministic runtime
   // runs the executor instead (see trigger_data).
   template <class T>
-  static void wait_for_room(detail::inlet_queue<T>& q, const stage_ref& inlet,
-                            std::unique_lock<std::mutex>& lock, const node_id& id) {
-    const auto& drive = inlet.core_ptr()->runtime()->drive_one;
+  void wait_for_room(detail::inlet_queue<T>& q, std::unique_lock<std::mutex>& lock,
+                     const node_id& id) {
     while (!q.closed && (q.items.size() >= q.capacity || !q.waiting.empty())) {
-      if (!drive) {
+      if (!drive_) {
         q.room.wait(lock);
         continue;
       }
       lock.unlock();
-      if (!drive()) {
+      if (!drive_()) {
         throw error(errc::would_deadlock, "trigger_data: the inlet of node " + id.str() +
                                               " is full and nothing is left to run");
       }

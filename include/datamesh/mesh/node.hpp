@@ -25,6 +25,7 @@
 #pragma once
 
 #include <datamesh/context.hpp>
+#include <datamesh/detail/inlet.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node_args.hpp>
@@ -32,8 +33,10 @@
 #include <datamesh/reason.hpp>
 #include <datamesh/stage.hpp>
 
+#include <any>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <span>
@@ -64,11 +67,40 @@ struct node_counters {
   std::atomic<std::uint64_t> restarts{0};  // written by the node's supervisor
 };
 
-/// What a link's subscription tells its sending node: the receiving node's id, and a promise
-/// kept once the sender has the link (so `mesh::connect` returns only then).
+/// Runs its action once every link it was given has reached its sending node, or once none of
+/// them can any more (the last note holding it is gone). A restarted node takes from its inlet
+/// only then, so the data waiting there go to its links rather than to none.
+///
+/// Thread safety: `arrive` and `expect` from any thread; the action runs once.
+class link_gate {
+ public:
+  explicit link_gate(std::function<void()> action) : action_(std::move(action)) {}
+  link_gate(const link_gate&) = delete;
+  link_gate& operator=(const link_gate&) = delete;
+  ~link_gate() { open(); }
+  /// One more link to wait for.
+  void expect() { left_.fetch_add(1, std::memory_order_relaxed); }
+  /// One link has arrived, or will not.
+  void arrive() {
+    if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) open();
+  }
+
+ private:
+  void open() {
+    if (!opened_.exchange(true, std::memory_order_acq_rel) && action_) action_();
+  }
+  std::atomic<std::size_t> left_{1};  // its maker's own, given up by its last `arrive`
+  std::atomic<bool> opened_{false};
+  std::function<void()> action_;
+};
+
+/// What a link's subscription tells its sending node: the receiving node's id, a promise kept
+/// once the sender has the link (so `mesh::connect` returns only then), and the gate a
+/// restarted sender waits at.
 struct link_note {
   node_id target;
   std::shared_ptr<std::promise<void>> linked;
+  std::shared_ptr<link_gate> gate;
 };
 
 /// The node's side of its links: which node each outgoing link reaches. Stage-owned.
@@ -229,7 +261,8 @@ namespace detail {
 
 /// The stage that runs a node logic: a producer_consumer of `In` into `Out` (`no_output` for a
 /// sink), with the mesh dispatcher; the sends among its events are noted in the targets it
-/// shares with that dispatcher.
+/// shares with that dispatcher. It runs its logic over what its links bring and what it takes
+/// from its inlet, as its downstream demand allows (detail/inlet.hpp).
 template <class L>
 class node_stage final {
   using traits = node_traits<L>;
@@ -241,14 +274,71 @@ class node_stage final {
  public:
   using dispatcher_type = mesh_dispatcher<wire>;
 
+  /// `inlet_take`: the most data one callback takes from the inlet, so that a long feed leaves
+  /// room between its batches for the stage's other messages.
   node_stage(node_id self, L logic, const typename traits::args_type& args,
-             std::shared_ptr<mesh_targets> targets, std::shared_ptr<node_counters> counters)
-      : logic_(std::move(logic)), state_(logic_.init(args)), counters_(std::move(counters)) {
+             std::shared_ptr<mesh_targets> targets, std::shared_ptr<node_counters> counters,
+             std::shared_ptr<inlet_queue<in_t>> inlet, std::size_t inlet_take)
+      : logic_(std::move(logic)),
+        state_(logic_.init(args)),
+        counters_(std::move(counters)),
+        inlet_(std::move(inlet)),
+        inlet_take_(inlet_take) {
     box_.self = std::move(self);
     box_.targets = std::move(targets);
   }
 
-  void handle_events(std::span<const in_t> in, context<wire>& ctx) {
+  void handle_events(std::span<const in_t> in, context<wire>& ctx) { run(in, ctx); }
+
+  /// Downstream demand with nothing from the links to meet it: the inlet's turn.
+  void handle_spare_demand(std::size_t n, context<wire>& ctx) { take_inlet(n, ctx); }
+
+  void handle_info(std::any& msg, context<wire>& ctx) {
+    if (msg.type() == typeid(inlet_wake)) take_inlet(context_access::spare_demand(ctx), ctx);
+  }
+
+  void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
+                        context<wire>&) {
+    if (peer != peer_role::consumer) return;
+    const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
+    const auto* note = std::any_cast<link_note>(&opts.extra);
+    if (l == nullptr) return;
+    box_.links.push_back({sub.id(), l->key, note ? note->target : node_id()});
+    if (note && note->linked) note->linked->set_value();
+    if (note && note->gate) note->gate->arrive();
+  }
+
+  void handle_cancel(const cancellation&, const subscription& sub, context<wire>&) {
+    std::erase_if(box_.links, [&](const node_link& l) { return l.sub == sub.id(); });
+  }
+
+ private:
+  // Takes from the inlet what `spare` demand and `inlet_take_` allow, and runs the logic over it.
+  void take_inlet(std::size_t spare, context<wire>& ctx) {
+    if (spare == 0) {
+      // Nothing to take now: the next demand comes through handle_spare_demand, and a later
+      // trigger may wake the stage again.
+      std::lock_guard lock(inlet_->mutex);
+      inlet_->wake_pending = false;
+      return;
+    }
+    const std::size_t n = std::min(spare, inlet_take_);
+    const bool more = inlet_->take(n, scratch_);
+    const std::size_t before = ctx.pushed();
+    run(std::span<const in_t>(scratch_), ctx);
+    scratch_.clear();
+    // Demand is left that the data taken did not use (a cap, a sink, broadcasts to no link):
+    // come back for more after what else waits. Else the next demand brings the stage back.
+    if (more && ctx.pushed() - before < spare) {
+      std::unique_lock lock(inlet_->mutex);
+      if (!std::exchange(inlet_->wake_pending, true)) {
+        lock.unlock();
+        wake(ctx.self().core_ptr());
+      }
+    }
+  }
+
+  void run(std::span<const in_t> in, context<wire>& ctx) {
     box_.ctx = &ctx;
     const std::size_t before = ctx.pushed();
     // Room for one datum out per datum in, the usual shape (a relay, a map), grown as needed.
@@ -288,25 +378,13 @@ class node_stage final {
     }
   }
 
-  void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
-                        context<wire>&) {
-    if (peer != peer_role::consumer) return;
-    const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
-    const auto* note = std::any_cast<link_note>(&opts.extra);
-    if (l == nullptr) return;
-    box_.links.push_back({sub.id(), l->key, note ? note->target : node_id()});
-    if (note && note->linked) note->linked->set_value();
-  }
-
-  void handle_cancel(const cancellation&, const subscription& sub, context<wire>&) {
-    std::erase_if(box_.links, [&](const node_link& l) { return l.sub == sub.id(); });
-  }
-
- private:
   L logic_;
   state_t state_;
   std::shared_ptr<node_counters> counters_;
   node_outbox<out_t> box_;
+  std::shared_ptr<inlet_queue<in_t>> inlet_;  // shared with callers and later restarts
+  const std::size_t inlet_take_;
+  std::vector<in_t> scratch_;  // what the inlet gave the running callback
 };
 
 }  // namespace detail
