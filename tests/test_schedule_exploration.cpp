@@ -47,6 +47,16 @@ struct partitioned_counter : counter {
   using counter::counter;
 };
 
+/// Broadcasts what it receives; throws on 13, so its supervisor restarts it.
+struct unlucky {
+  mesh_logic::empty_state init(const node_args&) { return {}; }
+  mesh_logic::empty_state process(const int& x, mesh_logic::empty_state s, node_context<int>& ctx) {
+    if (x == 13) throw std::runtime_error("13 is unlucky");
+    ctx.broadcast(x);
+    return s;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("exploration: producer -> producer_consumer -> consumer (rules 44-47, 61)") {
@@ -242,5 +252,27 @@ TEST_CASE("exploration: a mesh rewired while data flows delivers every datum onc
     // Connected while data flowed: an unbroken run (checked at every step); connected to the end,
     // it has everything made after its link.
     if (disconnect_at >= n && !b_got.empty()) CHECK(b_got.back() == n - 1);
+  });
+}
+
+TEST_CASE("exploration: a restarted node's waiting data reach every one of its links alike") {
+  explore(100, [](std::uint64_t seed) {
+    std::vector<int> a_got, b_got;
+    explored x(seed);
+    mesh m(x.rt);
+    m.start_node("n", unlucky{}, {}, {.max_demand = 1, .restart = restart_type::transient});
+    m.start_node("a", mesh_logic::recorder{}, &a_got);
+    m.start_node("b", mesh_logic::recorder{}, &b_got);
+    // Links asking beyond the node's unlinked window (1000), so that a link's first ask passes
+    // demand on to the node at once.
+    m.connect("n", "a", {.max_demand = 2000});
+    m.connect("n", "b", {.max_demand = 2000});
+    // 13 stops the node's first stage; the rest wait in its inlet for the restarted one, which
+    // must take none before both its links are back, whichever asks first.
+    for (int v : {13, 1, 2, 3, 4, 5}) m.trigger_data("n", v);
+    x.drain_checked([] { return std::string{}; });
+    CHECK(m.figures("n").restarts == 1);
+    CHECK(a_got == std::vector<int>{1, 2, 3, 4, 5});
+    CHECK(b_got == a_got);
   });
 }

@@ -291,10 +291,14 @@ class node_stage final {
   void handle_events(std::span<const in_t> in, context<wire>& ctx) { run(in, ctx); }
 
   /// Downstream demand with nothing from the links to meet it: the inlet's turn.
-  void handle_spare_demand(std::size_t n, context<wire>& ctx) { take_inlet(n, ctx); }
+  void handle_spare_demand(std::size_t n, context<wire>& ctx) {
+    if (attached_) take_inlet(n, ctx);
+  }
 
   void handle_info(std::any& msg, context<wire>& ctx) {
-    if (msg.type() == typeid(inlet_wake)) take_inlet(context_access::spare_demand(ctx), ctx);
+    if (msg.type() != typeid(inlet_wake)) return;
+    attached_ = true;  // the first wake is the attach's (inlet_queue::attach)
+    take_inlet(context_access::spare_demand(ctx), ctx);
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
@@ -385,6 +389,9 @@ class node_stage final {
   std::shared_ptr<inlet_queue<in_t>> inlet_;  // shared with callers and later restarts
   const std::size_t inlet_take_;
   std::vector<in_t> scratch_;  // what the inlet gave the running callback
+  // Whether the inlet is this stage's yet: a restarted node's is once its links are back, and
+  // the demand of the first link back must not take from it before the others are.
+  bool attached_ = false;
 };
 
 }  // namespace detail
