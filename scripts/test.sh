@@ -25,7 +25,9 @@ done
 
 run() {
   echo "+ $*"
+  local start=$SECONDS
   "$@"
+  echo "  ($((SECONDS - start)) s)"  # where a CI run's time goes
 }
 
 run cmake --workflow --preset ci
