@@ -5,6 +5,7 @@
 #include <datamesh/subscription.hpp>
 
 #include <string>
+#include <typeindex>
 
 namespace datamesh {
 
@@ -33,7 +34,7 @@ detail::stage_base& stage_ref::core() const {
   return *p_;
 }
 
-void stage_options::validate(stage_role role) const {
+void stage_options::validate(stage_role role, std::type_index input) const {
   std::string unknown;
   auto add = [&](bool set, const char* name) {
     if (!set) return;
@@ -58,50 +59,60 @@ void stage_options::validate(stage_role role) const {
     throw error(errc::bad_options,
                 "expected buffer_size to be greater than 0 (or infinity), got: 0");
   }
+  if (buffer_keep && *buffer_keep != datamesh::buffer_keep::first &&
+      *buffer_keep != datamesh::buffer_keep::last) {
+    throw error(errc::bad_options, "buffer_keep is not a buffer_keep value");
+  }
+  if (demand && *demand != producer_demand::forward && *demand != producer_demand::accumulate) {
+    throw error(errc::bad_options, "demand is not a producer_demand value");
+  }
+  // The same checks as `subscribe`: a start-time subscription is one like any other.
+  const std::string who = name.empty() ? std::string("the new ") + to_string(role) : name;
   for (const auto& [producer, opts] : subscribe_to) {
-    opts.validate();
-    if (producer) producer.core_ptr()->check_subscribe(opts);
+    detail::check_subscription(role, input, who, producer, opts);
   }
 }
 
 namespace detail {
 
-namespace {
-
-void check_roles(const stage_ref& consumer, const stage_ref& producer) {
-  if (!consumer.alive()) {
-    throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
-  }
-  if (!consumes(consumer.role())) {
-    consumer.core_ptr()->runtime()->write_log(
-        log_level::error,
-        consumer.name() + " is a producer and cannot be subscribed to another stage");
-    throw error(errc::not_a_consumer, "cannot subscribe '" + consumer.name() +
+void check_subscription(stage_role consumer_role, std::type_index input,
+                        const std::string& consumer_name, const stage_ref& producer,
+                        const subscribe_options& opts) {
+  opts.validate();
+  if (!consumes(consumer_role)) {
+    throw error(errc::not_a_consumer, "cannot subscribe '" + consumer_name +
                                           "': it is a producer, not a consumer (SPEC rule 24)");
   }
-  if (producer) {
-    if (!produces(producer.role())) {
-      throw error(errc::not_a_producer, "cannot subscribe to '" + producer.name() +
-                                            "': it is a consumer, not a producer");
-    }
-    if (producer.output_type() != consumer.input_type()) {
-      throw error(errc::type_mismatch, "cannot subscribe '" + consumer.name() + "' (input " +
-                                           consumer.input_type().name() + ") to '" +
-                                           producer.name() + "' (output " +
-                                           producer.output_type().name() + ")");
-    }
+  if (!producer) return;  // an empty handle: the consumer exits with `noproc` (rule 29)
+  if (!produces(producer.role())) {
+    throw error(errc::not_a_producer,
+                "cannot subscribe to '" + producer.name() + "': it is a consumer, not a producer");
   }
+  if (producer.output_type() != input) {
+    throw error(errc::type_mismatch, "cannot subscribe '" + consumer_name + "' (input " +
+                                         input.name() + ") to '" + producer.name() + "' (output " +
+                                         producer.output_type().name() + ")");
+  }
+  producer.core_ptr()->check_subscribe(opts);
 }
-
-}  // namespace
 
 subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
                        subscribe_options opts) {
-  opts.validate();
   if (!consumer) throw error(errc::no_stage, "cannot subscribe: the consumer handle is empty");
-  check_roles(consumer, producer);
-  if (producer) producer.core_ptr()->check_subscribe(opts);
+  if (!consumer.alive()) {
+    throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
+  }
   const auto& core = consumer.core_ptr();
+  try {
+    check_subscription(consumer.role(), consumer.input_type(), consumer.name(), producer, opts);
+  } catch (const error& e) {
+    if (e.code() == errc::not_a_consumer) {
+      core->runtime()->write_log(
+          log_level::error,
+          consumer.name() + " is a producer and cannot be subscribed to another stage");
+    }
+    throw;
+  }
   const subscription_id id =
       core->runtime()->next_subscription.fetch_add(1, std::memory_order_relaxed);
   subscription sub(id, core, producer.core_ptr());

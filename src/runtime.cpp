@@ -64,9 +64,7 @@ void runtime::stop() {
   {
     std::lock_guard lock(state_->mutex);
     state_->stopping = true;
-    for (auto& [p, weak] : state_->stages) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
+    for (auto& [p, s] : state_->stages) live.push_back(s);
   }
   for (auto& s : live) s->post_stop(exit_reason::shutdown());
   live.clear();

@@ -9,10 +9,23 @@
 
 namespace datamesh::detail {
 
+void runtime_state::write_log(log_level level, const std::string& text) const noexcept {
+  if (!log) return;
+  try {
+    log(level, text);
+  } catch (...) {
+    // The logger is user code and may fail (a full disk): the line goes to stderr instead, and
+    // the stage that logged goes on.
+    std::fprintf(stderr, "datamesh: the logger threw (%s); the line was: %s\n",
+                 exit_reason::from_exception(std::current_exception()).to_string().c_str(),
+                 text.c_str());
+  }
+}
+
 stage_ptr runtime_state::find(stage_base* p) {
   std::lock_guard lock(mutex);
   auto it = stages.find(p);
-  return it == stages.end() ? nullptr : it->second.lock();
+  return it == stages.end() ? nullptr : it->second;
 }
 
 stage_base::stage_base(std::shared_ptr<runtime_state> rt, stage_role role, std::type_index input,
@@ -40,7 +53,7 @@ void stage_base::register_stage() {
     }
     rt_->names[name_] = weak_from_this();
   }
-  rt_->stages.emplace(this, weak_from_this());
+  rt_->stages.emplace(this, shared_from_this());
 }
 
 void stage_base::publish_exit(const exit_reason& reason) {
@@ -52,10 +65,23 @@ void stage_base::publish_exit(const exit_reason& reason) {
     callbacks.swap(exit_callbacks_);
   }
   exit_cv_.notify_all();
-  for (auto& f : callbacks) f(reason);
+  for (auto& f : callbacks) {
+    try {
+      f(reason);
+    } catch (...) {
+      // An on_exit callback is user code: its failure is logged, never the process's end.
+      rt_->write_log(log_level::error,
+                     display_name() + " an on_exit callback threw: " +
+                         exit_reason::from_exception(std::current_exception()).to_string());
+    }
+  }
+  stage_ptr owned;  // released outside the lock: it may be the last reference
   {
     std::lock_guard lock(rt_->mutex);
-    rt_->stages.erase(this);
+    if (auto it = rt_->stages.find(this); it != rt_->stages.end()) {
+      owned = std::move(it->second);
+      rt_->stages.erase(it);
+    }
     if (!name_.empty()) {
       auto it = rt_->names.find(name_);
       if (it != rt_->names.end() && it->second.lock().get() == this) rt_->names.erase(it);

@@ -1,5 +1,7 @@
 // A producer's demand, buffer and infos at run time (SPEC sections C, D and E), and the
 // producer_consumer's flow control (rules 44-47).
+#include <limits>
+
 #include "support/harness.hpp"
 
 using namespace dmtest;
@@ -368,4 +370,54 @@ TEST_CASE("rule 95: a producer_consumer exiting with buffered events reports how
   f.run();
   CHECK_FALSE(ch.r.alive());
   CHECK(f.logged("exits with 5 buffered events that no consumer asked for"));
+}
+
+namespace {
+
+/// Pushes at most 8 events per demand, however large the demand.
+struct trickle {
+  journal* j;
+  int next = 0;
+  void handle_demand(std::size_t n, context<int>& ctx) {
+    j->demands.push_back(n);
+    for (std::size_t i = 0; i < n && i < 8; ++i) ctx.push(next++);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("F1: a demand of any finite size costs what is pushed, not what is asked") {
+  // Every max_demand that subscribe_options accepts is a demand a producer must survive: it is a
+  // bound on what may be pushed, and the engine must not allocate it up front.
+  for (const std::size_t max : {std::size_t{1} << 32, std::size_t{1} << 40, std::size_t{1} << 62,
+                                std::numeric_limits<std::size_t>::max() - 2}) {
+    CAPTURE(max);
+    journal pj, cj;
+    fixture f;
+    auto p = f.rt.start<trickle>(&pj);
+    auto c = f.rt.start<sink>(&cj);
+    subscribe(c, p, {.max_demand = max});
+    f.run();
+    CHECK(p.alive());
+    CHECK(c.alive());
+    REQUIRE(pj.demands.size() == 1);
+    CHECK(pj.demands[0] == max);
+    CHECK(cj.flat() == iota(8));
+  }
+}
+
+TEST_CASE("F1: ask with a huge n on a manual subscription keeps the producer running") {
+  for (const std::size_t n : {std::size_t{1} << 40, std::numeric_limits<std::size_t>::max()}) {
+    CAPTURE(n);
+    journal pj, cj;
+    fixture f;
+    auto p = f.rt.start<trickle>(&pj);
+    auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+    auto sub = subscribe(c, p, {.max_demand = 10});
+    f.run();
+    ask(sub, n);
+    f.run();
+    CHECK(p.alive());
+    CHECK(cj.flat() == iota(8));
+  }
 }

@@ -2,6 +2,7 @@
 // and nothing is left running. One test per kind of stage, each caught with work in hand.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <vector>
 
 #include "support/harness.hpp"
@@ -88,4 +89,117 @@ TEST_CASE("shutdown: a mesh with data in its inlets and between its nodes") {
   // What arrived came in order and once.
   CHECK(got == iota(static_cast<int>(got.size())));
   CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("F3: a stage whose every handle was dropped keeps running until it is stopped") {
+  // The runtime owns its stages: dropping handles neither frees nor stops one, and stop still
+  // runs every terminate exactly once. A handle declared after the runtime (the ordinary C++
+  // order) goes before it.
+  journal cj, pj, sj;
+  fixture f;
+  { auto c = f.rt.start<sink>(datamesh::stage_options{.name = "idle_sink"}, &cj); }
+  { auto p = f.rt.start<manual_source>(datamesh::stage_options{.name = "lone_producer"}, &pj); }
+  f.run();
+  CHECK(f.rt.stage_count() == 2);
+  // Still reachable, and still working: subscribe them by name.
+  auto c = stage_ref(f.rt.whereis("idle_sink"));
+  auto p = stage_ref(f.rt.whereis("lone_producer"));
+  REQUIRE(c.alive());
+  REQUIRE(p.alive());
+  subscribe(c, p, {.max_demand = 4});
+  f.run();
+  CHECK(pj.demands == std::vector<std::size_t>{4});
+  send(p, std::any(iota(4)));
+  f.run();
+  CHECK(cj.flat() == iota(4));
+  { auto s = f.rt.start<sink>(&sj); }
+  c = {};
+  p = {};
+  f.rt.stop();
+  terminated_once_by_shutdown(cj);
+  terminated_once_by_shutdown(pj);
+  terminated_once_by_shutdown(sj);
+  CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("F3: a supervisor with no children whose handle was dropped stops with the runtime") {
+  fixture f;
+  { auto sup = dynamic_supervisor::start(f.rt); }
+  CHECK(f.rt.stage_count() == 1);
+  f.rt.stop();
+  CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("F7: an on_exit callback that throws is logged; the others run, the runtime goes on") {
+  journal j1, j2;
+  fixture f;
+  auto a = f.rt.start<sink>(&j1);
+  auto b = f.rt.start<sink>(&j2);
+  int later = 0;
+  a.on_exit([](const exit_reason&) { throw std::runtime_error("on_exit failed"); });
+  a.on_exit([&](const exit_reason&) { ++later; });
+  datamesh::stop(a);
+  f.run();
+  CHECK_FALSE(a.alive());
+  CHECK(later == 1);
+  CHECK(f.logged("on_exit callback threw"));
+  CHECK(f.logged("on_exit failed"));
+  CHECK(b.alive());
+  CHECK(f.rt.stage_count() == 1);
+}
+
+TEST_CASE("F7: a logger that throws loses its line, not the process or the stage") {
+  deterministic_executor ex;
+  int calls = 0;
+  runtime rt(ex, runtime_options{.threads = 0, .logger = [&](log_level, const std::string&) {
+                                   ++calls;
+                                   throw std::runtime_error("disk full");
+                                 }});
+  journal pj, cj;
+  auto p = rt.start<manual_source>(&pj);
+  auto c = rt.start<sink>(&cj);
+  datamesh::estimate_buffered_count(c);  // logs an error (rule 57) through the throwing logger
+  subscribe(c, p, {.max_demand = 3});
+  send(p, std::any(iota(3)));
+  ex.run();
+  CHECK(calls >= 1);
+  CHECK(p.alive());
+  CHECK(c.alive());
+  CHECK(cj.flat() == iota(3));
+  rt.stop();  // logs stage exits with reason shutdown: no line throws out of a stage
+  CHECK(rt.stage_count() == 0);
+  terminated_once_by_shutdown(pj);
+}
+
+TEST_CASE("F8: a stop overtakes the batches queued to a stage; only the running callback ends") {
+  // A slow consumer with many batches queued must not make its stop wait for all of them: the
+  // stop goes ahead of them, and what was queued is discarded.
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 100});
+  f.run();
+  for (int i = 0; i < 10; ++i) send(p, std::any(std::vector<int>{i}));
+  f.ex.run(1);  // the producer sends ten batches; the consumer has not run yet
+  datamesh::stop(c, exit_reason::shutdown());
+  f.run();
+  CHECK(cj.batches.empty());
+  terminated_once_by_shutdown(cj);
+  CHECK(p.alive());  // the producer goes on (rule 93)
+}
+
+TEST_CASE("F8: runtime::stop overtakes queued batches on every stage") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 100});
+  f.run();
+  for (int i = 0; i < 10; ++i) send(p, std::any(std::vector<int>{i}));
+  f.ex.run(1);
+  f.rt.stop();
+  CHECK(cj.batches.empty());
+  terminated_once_by_shutdown(cj);
+  terminated_once_by_shutdown(pj);
 }

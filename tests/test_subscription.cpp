@@ -369,6 +369,72 @@ TEST_CASE("rule 28: subscribe_to with bad options refuses to start the stage") {
   CHECK(f.rt.stage_count() == 1);
 }
 
+TEST_CASE("F2: subscribe_to is checked as subscribe is: types and roles refuse the start") {
+  // One checked path for every way of subscribing: what subscribe refuses, subscribe_to refuses
+  // at start, before the stage exists, and the producer keeps running untouched.
+  journal pj, cj, other;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);  // produces int
+  auto c = f.rt.start<sink>(&cj);           // a pure consumer
+  std::vector<std::string> seen;
+
+  SUBCASE("a consumer of another event type: type_mismatch") {
+    const thrown t = thrown_by([&] {
+      f.rt.start<string_sink>(datamesh::stage_options{.subscribe_to = {{p, {}}}}, &seen);
+    });
+    CHECK(t.code == "type_mismatch");
+  }
+  SUBCASE("a consumer named as the producer: not_a_producer") {
+    const thrown t = thrown_by([&] {
+      f.rt.start<sink>(datamesh::stage_options{.subscribe_to = {{c, {}}}}, &other);
+    });
+    CHECK(t.code == "not_a_producer");
+  }
+  SUBCASE("an enum value outside its enumeration: bad_options") {
+    datamesh::subscribe_options bad;
+    bad.cancel = static_cast<cancel_mode>(77);
+    const thrown t = thrown_by([&] {
+      f.rt.start<sink>(datamesh::stage_options{.subscribe_to = {{p, bad}}}, &other);
+    });
+    CHECK(t.code == "bad_options");
+  }
+  f.run();
+  CHECK(f.rt.stage_count() == 2);  // nothing started
+  CHECK(seen.empty());
+  CHECK(other.subscriptions.empty());
+  CHECK(pj.demands.empty());
+  CHECK(p.alive());
+  CHECK(c.alive());
+  // Both still subscribe properly.
+  subscribe(c, p, {.max_demand = 3});
+  f.run();
+  CHECK(pj.demands == std::vector<std::size_t>{3});
+}
+
+TEST_CASE("F14: enum values outside their enumeration are bad_options at subscribe and start") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  datamesh::subscribe_options bad_cancel;
+  bad_cancel.cancel = static_cast<cancel_mode>(77);
+  datamesh::subscribe_options bad_demand;
+  bad_demand.demand = static_cast<demand_mode>(9);
+  CHECK(thrown_by([&] { datamesh::subscribe(c, p, bad_cancel); }).code == "bad_options");
+  CHECK(thrown_by([&] { datamesh::subscribe(c, p, bad_demand); }).code == "bad_options");
+  CHECK(thrown_by([&] {
+          f.rt.start<manual_source>(
+              datamesh::stage_options{.buffer_keep = static_cast<buffer_keep>(9)}, &pj);
+        }).code == "bad_options");
+  CHECK(thrown_by([&] {
+          f.rt.start<manual_source>(
+              datamesh::stage_options{.demand = static_cast<producer_demand>(5)}, &pj);
+        }).code == "bad_options");
+  f.run();
+  CHECK(cj.subscriptions.empty());
+  CHECK(f.rt.stage_count() == 2);
+}
+
 TEST_CASE("rule 31: async_subscribe with bad options does not throw, logs and keeps the consumer") {
   journal pj, cj;
   fixture f;

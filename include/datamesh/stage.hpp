@@ -60,6 +60,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -95,8 +96,10 @@ struct stage_options {
   /// Producers to subscribe to while starting (rule 28). Consumers and producer_consumers.
   std::vector<std::pair<stage_ref, subscribe_options>> subscribe_to{};
 
-  /// Throws `datamesh::error` with `errc::bad_options` when an option does not fit `role`.
-  void validate(stage_role role) const;
+  /// Throws `datamesh::error` with `errc::bad_options` when an option does not fit `role`, and
+  /// checks each `subscribe_to` entry as `subscribe` does for a consumer of `input` events
+  /// (`not_a_producer`, `type_mismatch`, `bad_options`).
+  void validate(stage_role role, std::type_index input) const;
 };
 
 namespace detail {

@@ -2,8 +2,9 @@
 /// Handles to running stages: `stage_ref` (any stage, types checked at run time) and the typed
 /// `producer_ref<T>` / `consumer_ref<T>`, whose types a subscription checks at compile time.
 ///
-/// A handle keeps the stage's memory alive, not the stage: a stopped stage answers calls through
-/// its handles with `errc::no_stage`. Destroying handles never stops a stage.
+/// The runtime owns its stages: a stage runs until it is stopped, fails, or the runtime stops,
+/// whether or not a handle to it is left, so destroying handles never stops (or frees) a running
+/// stage. A handle keeps an exited stage's memory alive: it answers calls with `errc::no_stage`.
 #pragma once
 
 #include <datamesh/detail/stage_base.hpp>

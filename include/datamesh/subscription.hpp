@@ -9,7 +9,9 @@
 
 #include <future>
 #include <memory>
+#include <string>
 #include <type_traits>
+#include <typeindex>
 #include <utility>
 
 namespace datamesh {
@@ -44,6 +46,12 @@ class subscription {
 namespace detail {
 subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
                        subscribe_options opts);
+/// The checks of every way of subscribing (`subscribe`, `stage_options::subscribe_to`): the
+/// options, the roles, the event types and the producer's dispatcher. Throws `bad_options`,
+/// `not_a_consumer`, `not_a_producer` or `type_mismatch`.
+void check_subscription(stage_role consumer_role, std::type_index input,
+                        const std::string& consumer_name, const stage_ref& producer,
+                        const subscribe_options& opts);
 }  // namespace detail
 
 /// Subscribes `consumer` to `producer` and returns once the request is sent (SPEC rule 20): the

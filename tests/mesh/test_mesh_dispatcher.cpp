@@ -229,3 +229,28 @@ TEST_CASE("mesh dispatcher: an info waits for the events held before it") {
   CHECK(r.got[1] == std::vector<int>{1, 2});
   CHECK(r.infos == std::vector<std::string>{"after 2"});
 }
+
+TEST_CASE(
+    "F4: cancelling the slowest link releases what was held for it to the links that remain") {
+  rig r;
+  r.link(1, 10);  // fast
+  r.link(2, 20);  // slow
+  r.ask(1, 10);   // the slow link asks nothing
+  // The slow link has no demand: all of these are held, in order.
+  CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(4), r.make(5), r.make(6), r.make(7),
+                    r.make(8), r.make(9, 20)}) == 9);
+  CHECK(r.got[1].empty());
+  r.upstream = 0;
+  const std::size_t up =
+      r.d.cancel(2, [&](subscription_id id, std::vector<int>&& b) { r.record(id, std::move(b)); });
+  r.drain();
+  // The broadcasts reach the fast link at once, the event sent to the departed link alone is
+  // dropped and counted, and the demand the fast link has left goes upstream.
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(r.got[2].empty());
+  CHECK(r.d.queued() == 0);
+  CHECK(r.d.dropped() == 1);
+  CHECK(r.d.demand_of(10) == 2);
+  // The window granted at start (8) was taken by the 9 events: the 2 left are new demand.
+  CHECK(up == 2);
+}

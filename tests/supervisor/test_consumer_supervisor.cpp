@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/explore.hpp"
 #include "support/harness.hpp"
 #include "support/supervision.hpp"
 
@@ -52,8 +53,9 @@ TEST_CASE("rule 106: the one template must be able to start children") {
 }
 
 TEST_CASE("rule 108: a permanent template is refused, as is an invalid shutdown") {
+  journal pj;
   fixture f;
-  auto counter_stage = f.rt.start<counter>(nullptr);
+  auto counter_stage = f.rt.start<counter>(&pj);
   try {
     consumer_supervisor<int>::start(f.rt, worker_template<int>([](int) {}));
     FAIL("a permanent template was accepted");
@@ -68,6 +70,25 @@ TEST_CASE("rule 108: a permanent template is refused, as is an invalid shutdown"
                                                 .shutdown(shutdown_policy::after(-1ms))),
       error);
   CHECK(counter_stage.alive());  // the runtime runs on
+}
+
+TEST_CASE("F2: consumer_supervisor_options::subscribe_to checks types and roles at start") {
+  fixture f;
+  auto strings = f.rt.start_producer<std::string>([](std::size_t, context<std::string>&) {});
+  auto ints_sink = f.rt.start_consumer<int>([](std::span<const int>) {});
+  auto tmpl = worker_template<int>([](int) {}).restart(restart_type::temporary);
+  for (const stage_ref& wrong : {stage_ref(strings), stage_ref(ints_sink)}) {
+    try {
+      consumer_supervisor<int>::start(f.rt, tmpl, {.subscribe_to = {{wrong, {}}}});
+      FAIL("a supervisor subscribed to the wrong stage was started");
+    } catch (const error& e) {
+      CHECK((e.code() == errc::type_mismatch || e.code() == errc::not_a_producer));
+    }
+  }
+  f.run();
+  CHECK(f.rt.stage_count() == 2);
+  CHECK(strings.alive());
+  CHECK(ints_sink.alive());
 }
 
 TEST_CASE("rule 109: each event starts one worker with the event appended to the arguments") {
@@ -449,4 +470,29 @@ TEST_CASE("consumer supervisor: an exception in a worker stops that worker only"
   CHECK(sup.alive());
   CHECK(producer.alive());
   stop(producer);
+}
+
+TEST_CASE("F9: once its stop is requested, no queued worker starts, whatever the schedule") {
+  // Workers wait in the executor's queue between the supervisor's start and their run. A worker
+  // that starts with its stop already requested is one started after the supervisor began its
+  // shutdown (rule 118): none may, in any interleaving.
+  explore(60, [](std::uint64_t seed) {
+    int started_after_stop = 0;
+    journal pj;
+    explored e(seed);
+    auto p = e.rt.start<counter>(&pj);
+    auto sup =
+        consumer_supervisor<int>::start(e.rt, worker_template<int>([&](std::stop_token st, int) {
+                                                if (st.stop_requested()) ++started_after_stop;
+                                              })
+                                                  .restart(restart_type::temporary)
+                                                  .shutdown(shutdown_policy::infinity()));
+    subscribe(sup, p, {.max_demand = 8, .min_demand = 4});
+    e.ex.run(static_cast<std::size_t>(seed % 12));  // part-way, differently per seed
+    datamesh::stop(sup, exit_reason::shutdown());
+    e.ex.run();
+    CHECK(started_after_stop == 0);
+    CHECK_FALSE(sup.alive());
+    e.rt.stop();
+  });
 }

@@ -315,18 +315,39 @@ TEST_CASE("dynamic supervisor: a worker taking a stop token hears terminate_chil
   fixture f;
   auto sup = dynamic_supervisor::start(f.rt);
   int heard = 0, ran = 0;
+  child_id id{};
+  std::future<void> done;
   auto info =
       await(f, sup.start_child(worker_spec_on(workers.get_executor(), [&](std::stop_token t) {
                                  ++ran;
+                                 done = sup.terminate_child(id);
+                                 f.run();  // the supervisor asks it to stop while it runs
                                  if (t.stop_requested()) ++heard;
                                }).restart(restart_type::permanent)));
-  auto done = sup.terminate_child(info.id);
-  f.run();
-  CHECK_FALSE(ready(done));  // asked to stop, not yet run
+  id = info.id;
   workers.run();
   f.run();
+  REQUIRE(done.valid());
   CHECK(ready(done));
   CHECK(ran == 1);
   CHECK(heard == 1);
   CHECK(await(f, sup.count_children()).workers == 0);  // terminated: not restarted
+}
+
+TEST_CASE("dynamic supervisor: a worker terminated before it started never starts (F9)") {
+  deterministic_executor workers;  // the worker's own executor, stepped by the test
+  fixture f;
+  auto sup = dynamic_supervisor::start(f.rt);
+  int ran = 0;
+  auto info = await(f, sup.start_child(worker_spec_on(workers.get_executor(), [&](std::stop_token) {
+                                         ++ran;
+                                       }).restart(restart_type::permanent)));
+  auto done = sup.terminate_child(info.id);
+  f.run();
+  CHECK_FALSE(ready(done));  // asked to stop, its job not yet taken from the queue
+  workers.run();
+  f.run();
+  CHECK(ready(done));
+  CHECK(ran == 0);
+  CHECK(await(f, sup.count_children()).workers == 0);
 }

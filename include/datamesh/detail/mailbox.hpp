@@ -5,8 +5,12 @@
 /// without the lock, so a message costs one uncontended lock and no allocation once the vectors
 /// have grown. The `scheduled` flag makes the stage's handlers run one at a time: only the push
 /// that finds it clear schedules the stage, and only an empty `take` clears it.
+///
+/// An urgent message (a stop) overtakes what is queued: `take` hands it out first, and a stage
+/// part-way through the messages it took checks `has_urgent` between two of them.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -28,10 +32,38 @@ class mailbox {
     return push_result::schedule;
   }
 
-  /// Moves every queued message into `out` (which must be empty). Returns false, and clears the
-  /// scheduled flag, when there was none. Stage context only.
+  /// As `push`, but the message overtakes every message queued (see the file comment).
+  push_result push_urgent(Message&& m) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return push_result::closed;
+    urgent_.push_back(std::move(m));
+    has_urgent_.store(true, std::memory_order_release);
+    if (scheduled_) return push_result::queued;
+    scheduled_ = true;
+    return push_result::schedule;
+  }
+
+  /// Whether an urgent message waits. Thread-safe, lock-free: the stage asks between messages.
+  bool has_urgent() const noexcept { return has_urgent_.load(std::memory_order_acquire); }
+
+  /// Moves the urgent messages into `out` (which must be empty). Stage context only.
+  void take_urgent(std::vector<Message>& out) {
+    std::lock_guard lock(mutex_);
+    out.swap(urgent_);
+    has_urgent_.store(false, std::memory_order_relaxed);
+  }
+
+  /// Moves every queued message into `out` (which must be empty), urgent ones first. Returns
+  /// false, and clears the scheduled flag, when there was none. Stage context only.
   bool take(std::vector<Message>& out) {
     std::lock_guard lock(mutex_);
+    if (!urgent_.empty()) {
+      out.swap(urgent_);
+      has_urgent_.store(false, std::memory_order_relaxed);
+      for (auto& m : queue_) out.push_back(std::move(m));
+      queue_.clear();
+      return true;
+    }
     if (queue_.empty()) {
       scheduled_ = false;
       return false;
@@ -45,8 +77,11 @@ class mailbox {
     std::lock_guard lock(mutex_);
     closed_ = true;
     scheduled_ = true;  // nothing may schedule a closed stage
+    for (auto& m : urgent_) out.push_back(std::move(m));
     for (auto& m : queue_) out.push_back(std::move(m));
+    urgent_.clear();
     queue_.clear();
+    has_urgent_.store(false, std::memory_order_relaxed);
   }
 
   bool closed() const {
@@ -56,10 +91,13 @@ class mailbox {
 
  private:
   mutable std::mutex mutex_;
-  // All three guarded by mutex_.
+  // All four guarded by mutex_.
   std::vector<Message> queue_;
+  std::vector<Message> urgent_;
   bool scheduled_ = false;
   bool closed_ = false;
+  // Written under mutex_, read without it: whether urgent_ holds a message.
+  std::atomic<bool> has_urgent_{false};
 };
 
 }  // namespace datamesh::detail

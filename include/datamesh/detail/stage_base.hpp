@@ -65,17 +65,17 @@ struct runtime_state {
 
   std::mutex mutex;
   std::condition_variable changed;
-  // Guarded by mutex: every stage that has started and not yet exited.
-  std::unordered_map<stage_base*, std::weak_ptr<stage_base>> stages;
+  // Guarded by mutex: every stage that has started and not yet exited. The runtime owns them:
+  // a stage runs until it exits (stopped, failed, or by `runtime::stop`), whether or not any
+  // handle to it is left, and leaves this map, and the runtime's ownership, as it exits.
+  std::unordered_map<stage_base*, stage_ptr> stages;
   // Guarded by mutex: the names of running stages.
   std::unordered_map<std::string, std::weak_ptr<stage_base>> names;
   // Guarded by mutex.
   bool stopping = false;
 
-  /// Logs through the user's hook, if any. Thread-safe.
-  void write_log(log_level level, const std::string& text) const {
-    if (log) log(level, text);
-  }
+  /// Logs through the user's hook, if any; a hook that throws is reported on stderr. Thread-safe.
+  void write_log(log_level level, const std::string& text) const noexcept;
   /// The live stage at `p`, or null (used to answer a peer known only by address). Thread-safe.
   stage_ptr find(stage_base* p);
 };
@@ -131,8 +131,10 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   virtual bool post_message(std::any msg) = 0;
   /// API -> producer: switch demand mode (SPEC rules 48-52).
   virtual bool post_demand_mode(producer_demand mode) = 0;
-  /// API -> stage: stop with `reason`.
+  /// API -> stage: stop with `reason`, ahead of what is queued (it overtakes queued events).
   virtual bool post_stop(exit_reason reason) = 0;
+  /// As `post_stop`, but behind the messages queued now (a stream's cancels go out first).
+  virtual bool post_stop_queued(exit_reason reason) = 0;
 
   /// Throws `errc::bad_options` if this producer's dispatcher can never accept `opts` (an
   /// unknown partition, a selector of the wrong type). Thread-safe.

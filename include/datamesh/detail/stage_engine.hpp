@@ -17,6 +17,7 @@
 #include <datamesh/error.hpp>
 #include <datamesh/stage.hpp>
 
+#include <algorithm>
 #include <any>
 #include <concepts>
 #include <deque>
@@ -198,7 +199,21 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
   bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
   bool post_demand_mode(producer_demand mode) override { return push(m_demand{mode}); }
-  bool post_stop(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
+  bool post_stop_queued(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
+  /// A stop overtakes the messages queued before it: the stage finishes the callback it runs,
+  /// then exits, and what was queued is discarded (and counted), however much it was.
+  bool post_stop(exit_reason reason) override {
+    switch (mailbox_.push_urgent(message(m_stop{std::move(reason)}))) {
+      case mailbox<message>::push_result::closed:
+        return false;
+      case mailbox<message>::push_result::schedule:
+        schedule();
+        return true;
+      case mailbox<message>::push_result::queued:
+        return true;
+    }
+    return true;
+  }
 
  private:
   using cancel_waiters = std::vector<std::shared_ptr<std::promise<void>>>;
@@ -293,7 +308,18 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     for (int round = 0; round < 8; ++round) {
       if (!mailbox_.take(local_)) return;
       std::size_t i = 0;
-      for (; i < local_.size() && !exiting_; ++i) handle(local_[i]);
+      for (; i < local_.size() && !exiting_; ++i) {
+        if (mailbox_.has_urgent()) handle_urgent();
+        if (exiting_) break;
+        try {
+          handle(local_[i]);
+        } catch (...) {
+          // The engine's own work failed (an allocation, most likely): that is this stage's
+          // exit reason, as a callback's exception is; the process and other stages go on.
+          out_.clear();
+          begin_exit(exit_reason::from_exception(std::current_exception()));
+        }
+      }
       if (exiting_) {
         for (; i < local_.size(); ++i) handle_dead(local_[i]);
         local_.clear();
@@ -307,6 +333,23 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   void handle(message& m) {
     std::visit([this](auto& msg) { this->on(msg); }, m);
+  }
+
+  /// Handles the urgent messages (stops) that arrived while this stage went through others.
+  void handle_urgent() {
+    std::vector<message> urgent;
+    mailbox_.take_urgent(urgent);
+    for (auto& m : urgent) {
+      if (exiting_) {
+        handle_dead(m);
+        continue;
+      }
+      try {
+        handle(m);
+      } catch (...) {
+        begin_exit(exit_reason::from_exception(std::current_exception()));
+      }
+    }
   }
 
   // -- stage exit ---
@@ -648,8 +691,17 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
     if (!call_handle_cancel(c, entry.sub)) return;
     // The dispatcher after, since it may create demand (rules 66, 73).
-    dispatcher_result(dispatcher_.cancel(id));
+    dispatcher_result(cancel_dispatcher(id));
     drain_dispatcher();
+  }
+
+  /// A dispatcher that holds events for its slowest subscriber sends them on at a cancel.
+  std::size_t cancel_dispatcher(subscription_id id) {
+    if constexpr (requires { dispatcher_.cancel(id, send_fn()); }) {
+      return dispatcher_.cancel(id, send_fn());
+    } else {
+      return dispatcher_.cancel(id);
+    }
   }
 
   /// Sends a batch to a subscriber, if it is still subscribed.
@@ -724,8 +776,15 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   void call_handle_demand(std::size_t n) {
     if constexpr (role_v == stage_role::producer) {
-      out_.reserve(n);
-      if (guarded([&] { user_handle_demand(n, ctx()); })) after_callback();
+      // Room for what is likely pushed, never for the whole demand: a demand is a bound, and a
+      // producer asked for 2^40 may push 8 (the vector grows past this as needed).
+      constexpr std::size_t reserve_cap = std::max<std::size_t>(1, 16384 / sizeof(out_t));
+      if (guarded([&] {
+            out_.reserve(std::min(n, reserve_cap));
+            user_handle_demand(n, ctx());
+          })) {
+        after_callback();
+      }
     }
   }
 

@@ -401,7 +401,7 @@ class stream_core {
     auto live = shared_->close();
     if (!live) return;
     for (const auto& s : *live) datamesh::cancel(s, exit_reason::normal());
-    if (hidden_) hidden_.core_ptr()->post_stop(exit_reason::normal());
+    if (hidden_) hidden_.core_ptr()->post_stop_queued(exit_reason::normal());  // after the cancels
   }
 
  private:

@@ -116,10 +116,20 @@ class mesh_dispatcher {
   }
 
   /// Removes a link; the demand it held no longer limits the others. The last one leaving gives
-  /// the node its unlinked window back.
+  /// the node its unlinked window back. Held events wait for the next call that can send.
   std::size_t cancel(subscription_id id) {
-    std::erase_if(slots_, [id](const slot& s) { return s.id == id; });
-    return top_up();
+    auto ignore = [](subscription_id, std::vector<T>&&) {};
+    return cancel_impl(id, ignore, false);
+  }
+
+  /// Removes a link and releases what was held only because of it: the events it was the
+  /// slowest for go to the links that remain (those sent to it alone are dropped, and counted),
+  /// and the demand its departure frees goes upstream. Without this, a remaining link waiting
+  /// for held events would wait for good: no ask comes (it waits for those very events) and no
+  /// dispatch comes (no demand goes upstream while they are held).
+  template <class Send>
+  std::size_t cancel(subscription_id id, Send&& send) {
+    return cancel_impl(id, send, true);
   }
 
   /// The demand dispatcher's form, for callers without a `send`: held events wait for the next
@@ -284,6 +294,16 @@ class mesh_dispatcher {
       }
     }
     return 0;
+  }
+
+  template <class Send>
+  std::size_t cancel_impl(subscription_id id, Send& send, bool can_send) {
+    std::erase_if(slots_, [id](const slot& s) { return s.id == id; });
+    if (can_send) {
+      flush(send);
+      for (const auto& s : slots_) publish(s);
+    }
+    return top_up();
   }
 
   // Sends held events from the front while every target of each has demand.

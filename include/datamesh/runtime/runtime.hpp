@@ -52,12 +52,13 @@ class runtime {
 
   /// Starts a stage of type `S`, constructed from `args` (its start arguments), with `opts`.
   /// Returns once it is running: its `init` has run and its `subscribe_to` requests are sent.
-  /// @throws datamesh::error `bad_options` (rules 2-4), `already_started` (rule 6),
+  /// @throws datamesh::error `bad_options` (rules 2-4), `not_a_producer` or `type_mismatch` (a
+  ///   `subscribe_to` entry, checked as `subscribe` checks), `already_started` (rule 6),
   ///   `start_failed` (the constructor or `init` threw or stopped, rule 1), `runtime_stopped`.
   /// Thread-safe.
   template <stage_logic S, class... Args>
   stage_handle<S> start(const stage_options& opts, Args&&... args) {
-    opts.validate(stage_traits<S>::role);
+    opts.validate(stage_traits<S>::role, typeid(typename stage_traits<S>::input_type));
     std::shared_ptr<detail::stage_impl<S>> impl;
     try {
       impl = std::make_shared<detail::stage_impl<S>>(state_, opts, std::forward<Args>(args)...);

@@ -192,6 +192,7 @@ class worker_job : public running_child {
     if (stoppable) stop_.emplace();
   }
   void request_stop() override {
+    stop_requested_.store(true, std::memory_order_release);
     if (stop_) stop_->request_stop();
   }
   void kill() override {
@@ -200,8 +201,14 @@ class worker_job : public running_child {
   }
   bool abandoned() const noexcept { return abandoned_.load(std::memory_order_acquire); }
 
-  /// Runs the work; its outcome as an exit report.
-  exit_note run() { return {id_, generation_, work()}; }
+  /// Runs the work; its outcome as an exit report. A job asked to stop before it started never
+  /// starts (a supervisor shutting down starts nothing more): it exits with `shutdown`.
+  exit_note run() {
+    if (stop_requested_.load(std::memory_order_acquire)) {
+      return {id_, generation_, exit_reason::shutdown()};
+    }
+    return {id_, generation_, work()};
+  }
 
  protected:
   std::stop_token token() const { return stop_ ? stop_->get_token() : std::stop_token(); }
@@ -213,6 +220,7 @@ class worker_job : public running_child {
   std::uint32_t generation_;
   std::optional<std::stop_source> stop_;
   std::atomic<bool> abandoned_{false};
+  std::atomic<bool> stop_requested_{false};  // set by any thread, read by the runner
 };
 
 template <class F, class Args>
