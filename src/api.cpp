@@ -103,6 +103,11 @@ subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
     throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
   }
   const auto& core = consumer.core_ptr();
+  if (producer && producer.core_ptr() == core) {
+    throw error(errc::self_connection, "cannot subscribe '" + consumer.name() +
+                                           "' to itself: its own events would "
+                                           "take all of its demand");
+  }
   try {
     check_subscription(consumer.role(), consumer.input_type(), consumer.name(), producer, opts);
   } catch (const error& e) {

@@ -46,6 +46,8 @@ const char* to_string(errc e) noexcept {
       return "already_connected";
     case errc::bad_description:
       return "bad_description";
+    case errc::inlet_full:
+      return "inlet_full";
   }
   return "unknown";
 }

@@ -17,6 +17,14 @@ const char* to_string(restart_type t) noexcept {
   return "unknown";
 }
 
+void check_restart_type(restart_type t) {
+  if (t != restart_type::permanent && t != restart_type::transient &&
+      t != restart_type::temporary) {
+    throw error(errc::bad_options,
+                "restart is not a restart_type value: " + std::to_string(static_cast<int>(t)));
+  }
+}
+
 bool should_restart(restart_type type, const exit_reason& reason) noexcept {
   switch (type) {
     case restart_type::permanent:
@@ -44,7 +52,12 @@ bool restart_intensity::add_restart(clock::time_point now) {
   // OTP's add_restart: keep the restarts of the last period, this one included; one more than
   // the intensity allows ends the supervisor.
   restarts_.push_back(now);
-  while (!restarts_.empty() && now - restarts_.front() > opts_.max_seconds) restarts_.pop_front();
+  // Compared in milliseconds: converting max_seconds to the clock's nanoseconds would overflow
+  // for huge windows (milliseconds::max() is a valid "forever").
+  auto age = [&](clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now - t);
+  };
+  while (!restarts_.empty() && age(restarts_.front()) > opts_.max_seconds) restarts_.pop_front();
   return restarts_.size() <= opts_.max_restarts;
 }
 

@@ -2,9 +2,12 @@
 #include <datamesh/runtime/runtime.hpp>
 
 #include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/require.hpp>
 
+#include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,6 +46,10 @@ runtime::runtime(runtime_options opts)
 
 runtime::runtime(boost::asio::any_io_executor executor, runtime_options opts)
     : state_(std::make_shared<detail::runtime_state>()) {
+  // An io_context's executor is recognised, so that `stop` can tell when nobody runs it.
+  if (const auto* e = executor.target<boost::asio::io_context::executor_type>()) {
+    io_ = &e->context();
+  }
   state_->executor = never_blocking(std::move(executor));
   state_->log = std::move(opts.logger);
   state_->timers = detail::make_thread_timers();
@@ -55,10 +62,23 @@ runtime::runtime(deterministic_executor& executor, runtime_options opts)
   state_->timers = detail::make_deterministic_timers(executor);
 }
 
-runtime::~runtime() { stop(); }
+runtime::~runtime() {
+  try {
+    stop();
+  } catch (const error& e) {
+    // Destroyed on one of its own threads: it cannot wait for its stages there.
+    state_->write_log(log_level::error, std::string("~runtime: ") + e.what());
+  }
+}
 
 void runtime::stop() {
   if (stopped_) return;
+  if (detail::on_runtime_thread(state_.get()) ||
+      (io_ != nullptr && io_->get_executor().running_in_this_thread())) {
+    throw error(errc::would_deadlock,
+                "runtime::stop from a stage callback or a thread of the same runtime would wait "
+                "for that very thread; stop it from outside, or stop this stage with ctx.stop");
+  }
   stopped_ = true;
   std::vector<detail::stage_ptr> live;
   {
@@ -76,7 +96,17 @@ void runtime::stop() {
     }
   } else {
     std::unique_lock lock(state_->mutex);
-    state_->changed.wait(lock, [this] { return state_->stages.empty(); });
+    while (!state_->changed.wait_for(lock, std::chrono::milliseconds(10),
+                                     [this] { return state_->stages.empty(); })) {
+      if (io_ != nullptr && io_->stopped()) {
+        // A borrowed io_context whose run() has returned (the usual end of a single-threaded
+        // service) would never run the stops posted to it: run them here.
+        lock.unlock();
+        io_->restart();
+        io_->poll();
+        lock.lock();
+      }
+    }
   }
   state_->timers->shutdown();
   if (pool_) pool_->threads.join();

@@ -22,6 +22,42 @@ void runtime_state::write_log(log_level level, const std::string& text) const no
   }
 }
 
+void report_handler_failure(const runtime_state* rt, const char* what) noexcept {
+  try {
+    const std::string text = std::string(what) + " threw: " +
+                             exit_reason::from_exception(std::current_exception()).to_string() +
+                             "; the exception was dropped";
+    if (rt != nullptr && rt->log) {
+      rt->write_log(log_level::error, text);
+    } else {
+      std::fprintf(stderr, "datamesh: %s\n", text.c_str());
+    }
+  } catch (...) {
+  }
+}
+
+namespace {
+
+// The runtime whose stage this thread runs now, if any.
+thread_local const runtime_state* running_runtime = nullptr;
+
+}  // namespace
+
+bool on_runtime_thread(const runtime_state* rt) noexcept {
+  if (rt == nullptr) return false;
+  if (running_runtime == rt) return true;
+  return rt->pool != nullptr && rt->pool->on_this_thread();
+}
+
+void stage_base::run_scheduled() {
+  struct scope {
+    const runtime_state* previous;
+    explicit scope(const runtime_state* rt) : previous(std::exchange(running_runtime, rt)) {}
+    ~scope() { running_runtime = previous; }
+  } marked(rt_.get());
+  run();
+}
+
 stage_ptr runtime_state::find(stage_base* p) {
   std::lock_guard lock(mutex);
   auto it = stages.find(p);
@@ -117,7 +153,8 @@ void stage_base::schedule() {
     rt_->pool->schedule(shared_from_this());
     return;
   }
-  boost::asio::execution::execute(rt_->executor, [self = shared_from_this()] { self->run(); });
+  boost::asio::execution::execute(rt_->executor,
+                                  [self = shared_from_this()] { self->run_scheduled(); });
 }
 
 }  // namespace datamesh::detail

@@ -11,6 +11,9 @@ const char* to_string(child_kind k) noexcept {
 }
 
 void shutdown_policy::validate() const {
+  if (how != kind::brutal_kill && how != kind::timeout && how != kind::infinity) {
+    throw error(errc::bad_options, "invalid shutdown: not a shutdown_policy kind");
+  }
   if (how == kind::timeout && timeout.count() <= 0) {
     throw error(errc::bad_options, "invalid shutdown: a shutdown timeout must be positive, got " +
                                        std::to_string(timeout.count()) + " ms (SPEC rule 108)");
@@ -18,6 +21,7 @@ void shutdown_policy::validate() const {
 }
 
 void child_spec::validate() const {
+  check_restart_type(restart());
   shutdown().validate();
   if (!start_) throw error(errc::bad_options, "a child spec needs a start function");
 }

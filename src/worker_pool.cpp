@@ -1,6 +1,9 @@
 #include <datamesh/detail/worker_pool.hpp>
+#include <datamesh/error.hpp>
 
 #include <chrono>
+#include <exception>
+#include <string>
 #include <utility>
 
 namespace datamesh::detail {
@@ -39,7 +42,17 @@ constexpr auto idle_recheck = std::chrono::milliseconds(1);
 worker_pool::worker_pool(std::size_t threads) {
   if (threads == 0) threads = 1;
   for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>());
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
+  try {
+    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
+  } catch (const std::exception& e) {
+    // The threads already running are joined, not left joinable (which would terminate the
+    // process as the constructor unwinds); the caller gets a typed error.
+    const std::size_t started = threads_.size();
+    join();
+    throw error(errc::bad_options, "runtime_options::threads = " + std::to_string(threads) +
+                                       ": only " + std::to_string(started) +
+                                       " threads could be started (" + e.what() + ")");
+  }
 }
 
 worker_pool::~worker_pool() {
@@ -227,6 +240,8 @@ void worker_pool::work(std::size_t index) {
   current_pool = nullptr;
   current_worker = nullptr;
 }
+
+bool worker_pool::on_this_thread() const noexcept { return current_pool == this; }
 
 void worker_pool::join() {
   if (joined_) return;

@@ -1,8 +1,11 @@
 // runtime::stop() while stages are busy: it returns, every stage's terminate runs exactly once,
 // and nothing is left running. One test per kind of stage, each caught with work in hand.
+#include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 
+#include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "support/harness.hpp"
@@ -202,4 +205,53 @@ TEST_CASE("F8: runtime::stop overtakes queued batches on every stage") {
   CHECK(cj.batches.empty());
   terminated_once_by_shutdown(cj);
   terminated_once_by_shutdown(pj);
+}
+
+TEST_CASE("F10: ~runtime on a borrowed io_context whose run() has returned runs the stops itself") {
+  boost::asio::io_context io;
+  journal pj, cj;
+  {
+    runtime rt(io.get_executor());
+    auto p = rt.start<manual_source>(&pj);
+    auto c = rt.start<sink>(&cj);
+    subscribe(c, p, {.max_demand = 5});
+    send(p, std::any(iota(5)));
+    io.run();  // the usual single-threaded service: returns once nothing is left to do
+    CHECK(cj.flat() == iota(5));
+    CHECK(io.stopped());
+  }  // ~runtime: nobody runs io any more; stop must not wait for it forever
+  terminated_once_by_shutdown(pj);
+  terminated_once_by_shutdown(cj);
+}
+
+namespace {
+
+/// Calls runtime::stop from its own handle_events, and records what that threw.
+struct stops_its_runtime {
+  runtime* rt;
+  std::string* thrown;
+  void handle_events(std::span<const int>) {
+    try {
+      rt->stop();
+    } catch (const error& e) {
+      *thrown = to_string(static_cast<errc>(e.code().value()));
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("F16: runtime::stop from a stage callback throws would_deadlock instead of hanging") {
+  journal pj;
+  std::string thrown = "none";
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<stops_its_runtime>(&f.rt, &thrown);
+  subscribe(c, p, {.max_demand = 5});
+  send(p, std::any(iota(1)));
+  f.run();
+  CHECK(thrown == "would_deadlock");
+  CHECK(c.alive());  // the callback caught it and went on
+  f.rt.stop();       // from outside, it works
+  CHECK(f.rt.stage_count() == 0);
 }

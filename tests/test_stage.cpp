@@ -7,6 +7,9 @@
 // producer, is rule 12 below). Left out as Elixir-only: rule 17 (:sys.get_status) and rule 19
 // (child_spec).
 #include <stdexcept>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/harness.hpp"
 
@@ -395,3 +398,36 @@ TEST_CASE("rule 95: an exception in handle_call reaches the caller and stops onl
   CHECK(p.exit_reason_if_exited()->detail() == "bad request");
   CHECK_THROWS_AS(call(p, 1), error);  // no_stage
 }
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#  define DATAMESH_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#    define DATAMESH_TEST_SANITIZED 1
+#  endif
+#endif
+
+#ifndef DATAMESH_TEST_SANITIZED
+TEST_CASE("F11: a pool whose threads cannot all be started is a typed error, not an abort") {
+  // In a child process, with its address space limited so that only some threads' stacks fit
+  // (a sanitizer's shadow memory would not: this test runs in the plain builds only).
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    rlimit limit{std::size_t{1} << 30, std::size_t{1} << 30};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+    try {
+      runtime rt(runtime_options{.threads = 100'000});
+      _exit(2);  // started them all: the limit did not bite
+    } catch (const error& e) {
+      _exit(e.code() == errc::bad_options ? 0 : 1);
+    } catch (...) {
+      _exit(1);
+    }
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));  // not killed by std::terminate
+  CHECK(WEXITSTATUS(status) == 0);
+}
+#endif

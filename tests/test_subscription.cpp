@@ -227,6 +227,15 @@ TEST_CASE("rule 24: untyped handles with different event types throw type_mismat
   CHECK(seen.empty());
 }
 
+TEST_CASE("F15: a stage subscribed to itself is refused with self_connection") {
+  journal rj;
+  fixture f;
+  auto r = f.rt.start<relay>(&rj);
+  CHECK(refused_untyped(f, r, r).code == "self_connection");
+  CHECK(thrown_by([&] { datamesh::subscribe(r, r); }).code == "self_connection");
+  CHECK(rj.batches.empty());
+}
+
 TEST_CASE("rule 24: subscribing to a pure consumer through untyped handles throws not_a_producer") {
   journal j1, j2;
   fixture f;

@@ -52,12 +52,15 @@ enum class errc {
   duplicate_node,
   /// A node sends to a node it is not connected to, or a link to remove does not exist.
   not_connected,
-  /// A link from a node to itself.
+  /// A link from a node to itself, or a stage subscribed to itself.
   self_connection,
   /// The two nodes are already connected in that direction.
   already_connected,
   /// A mesh description (struct or text) is malformed or names a logic no catalog holds.
   bad_description,
+  /// A node's inlet is full, and so is its queue of asynchronous triggers waiting for room:
+  /// the datum was not taken; offer it again later.
+  inlet_full,
 };
 
 /// The name of an `errc` value, e.g. "bad_options".

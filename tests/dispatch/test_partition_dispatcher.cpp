@@ -7,6 +7,7 @@
 
 #include <any>
 #include <cstddef>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -350,6 +351,25 @@ TEST_CASE("rule 78: on stages, missing partition options fail the start with bad
   CHECK(error_of([&] {
           f.rt.start<partitioned>({.dispatcher_options = partitioned::dispatcher_type::options{}},
                                   &pj);
+        }) == datamesh::errc::bad_options);
+  CHECK(f.rt.stage_count() == 0);
+}
+
+TEST_CASE("F12: a partition count beyond max_partitions is bad_options before any allocation") {
+  for (std::size_t n : {dispatcher::max_partitions + 1, std::size_t{1} << 40,
+                        std::numeric_limits<std::size_t>::max()}) {
+    CAPTURE(n);
+    CHECK(error_of([n] { dispatcher d(dispatcher::options{.partitions = n}); }) ==
+          datamesh::errc::bad_options);
+  }
+  // At a stage's start too, and the runtime goes on.
+  dmtest::journal j;
+  dmtest::fixture f;
+  CHECK(error_of([&] {
+          f.rt.start<partitioned>(
+              datamesh::stage_options{.dispatcher_options =
+                                          dispatcher::options{.partitions = std::size_t{1} << 40}},
+              &j);
         }) == datamesh::errc::bad_options);
   CHECK(f.rt.stage_count() == 0);
 }

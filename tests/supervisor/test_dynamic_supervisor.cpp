@@ -351,3 +351,31 @@ TEST_CASE("dynamic supervisor: a worker terminated before it started never start
   CHECK(ran == 0);
   CHECK(await(f, sup.count_children()).workers == 0);
 }
+
+TEST_CASE("F13: shutdown_policy::after(milliseconds::max()) waits for the child, as infinity") {
+  manual_worker slow;
+  fixture f;
+  auto sup = dynamic_supervisor::start(f.rt);
+  auto info = await(f, sup.start_child(slow.spec(f.rt).shutdown(
+                           shutdown_policy::after(std::chrono::milliseconds::max()))));
+  auto done = sup.terminate_child(info.id);
+  f.run();
+  CHECK(slow.stop_requested());
+  CHECK_FALSE(ready(done));  // not given up at once by a timer that overflowed into the past
+  f.ex.advance(std::chrono::hours(24 * 365));
+  f.run();
+  CHECK_FALSE(ready(done));
+  slow.finish();
+  f.run();
+  CHECK(ready(done));
+}
+
+TEST_CASE("F14: a child spec whose restart type is outside the enumeration is refused") {
+  manual_worker w;
+  fixture f;
+  auto sup = dynamic_supervisor::start(f.rt);
+  auto bad = w.spec(f.rt).restart(static_cast<restart_type>(7));
+  CHECK_THROWS_AS(await(f, sup.start_child(bad)), error);
+  CHECK(w.started == 0);
+  CHECK(sup.alive());
+}

@@ -85,3 +85,28 @@ TEST_CASE("rule 113: a period that is not positive is refused with bad_options")
     }
   }
 }
+
+TEST_CASE("F13: a window of milliseconds::max() counts every restart since the start") {
+  // "Forever" must not overflow into "never": with max_restarts 0, the first restart is one
+  // too many, however long the window.
+  restart_intensity forever({.max_restarts = 0, .max_seconds = std::chrono::milliseconds::max()});
+  const auto t0 = restart_intensity::clock::time_point{} + std::chrono::hours(1000);
+  CHECK_FALSE(forever.add_restart(t0));
+  restart_intensity two({.max_restarts = 2, .max_seconds = std::chrono::milliseconds::max()});
+  CHECK(two.add_restart(t0));
+  CHECK(two.add_restart(t0 + std::chrono::hours(24 * 365)));
+  CHECK_FALSE(two.add_restart(t0 + std::chrono::hours(24 * 365 * 50)));
+}
+
+TEST_CASE("F14: a restart type outside the enumeration is bad_options") {
+  CHECK_NOTHROW(check_restart_type(restart_type::transient));
+  for (int bad : {3, 7, 9, -1}) {
+    CAPTURE(bad);
+    try {
+      check_restart_type(static_cast<restart_type>(bad));
+      FAIL("accepted");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::bad_options);
+    }
+  }
+}

@@ -37,13 +37,15 @@
 namespace datamesh::detail {
 
 /// A type-erased, move-only completion `void(std::error_code)`, run on the handler's associated
-/// executor (or the fallback one), never inline under the inlet's lock.
+/// executor (or the fallback one), never inline under the inlet's lock. A handler that throws
+/// is user code failing outside any stage: its exception is logged to `rt`, and goes no further.
 class completion {
  public:
   completion() = default;
   template <class Handler>
-  completion(Handler h, boost::asio::any_io_executor fallback)
-      : impl_(std::make_unique<model<Handler>>(std::move(h), std::move(fallback))) {}
+  completion(Handler h, boost::asio::any_io_executor fallback,
+             std::shared_ptr<const runtime_state> rt)
+      : impl_(std::make_unique<model<Handler>>(std::move(h), std::move(fallback), std::move(rt))) {}
   void operator()(std::error_code ec) {
     if (impl_) std::exchange(impl_, nullptr)->complete(ec);
   }
@@ -55,14 +57,21 @@ class completion {
   };
   template <class Handler>
   struct model final : concept_t {
-    model(Handler h, boost::asio::any_io_executor fallback)
-        : handler(std::move(h)), fallback(std::move(fallback)) {}
+    model(Handler h, boost::asio::any_io_executor fallback, std::shared_ptr<const runtime_state> r)
+        : handler(std::move(h)), fallback(std::move(fallback)), rt(std::move(r)) {}
     void complete(std::error_code ec) override {
       auto ex = boost::asio::get_associated_executor(handler, fallback);
-      boost::asio::post(ex, [h = std::move(handler), ec]() mutable { h(ec); });
+      boost::asio::post(ex, [h = std::move(handler), ec, rt = std::move(rt)]() mutable {
+        try {
+          h(ec);
+        } catch (...) {
+          report_handler_failure(rt.get(), "an async_trigger_data completion handler");
+        }
+      });
     }
     Handler handler;
     boost::asio::any_io_executor fallback;
+    std::shared_ptr<const runtime_state> rt;
   };
   std::unique_ptr<concept_t> impl_;
 };

@@ -80,6 +80,15 @@ struct runtime_state {
   stage_ptr find(stage_base* p);
 };
 
+/// Whether the calling thread is one of `rt`'s: running one of its stages (any executor), or a
+/// thread of its own pool. A call that waits for the runtime's stages would wait for itself
+/// there, and throws `would_deadlock` instead. Never blocks.
+bool on_runtime_thread(const runtime_state* rt) noexcept;
+
+/// Logs the exception being handled, thrown by user code that runs outside any stage (`what`
+/// names it), to `rt`'s logger, or to stderr without a runtime. Call only inside a catch block.
+void report_handler_failure(const runtime_state* rt, const char* what) noexcept;
+
 /// The type-erased stage.
 ///
 /// Thread safety: the `post_*` calls and the lifecycle queries are thread-safe; everything else
@@ -150,8 +159,8 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   void on_exit(std::function<void(const exit_reason&)> f);
 
   /// Handles queued messages. Called by the scheduler the stage was given to, never twice at
-  /// once (the mailbox's scheduled flag).
-  void run_scheduled() { run(); }
+  /// once (the mailbox's scheduled flag). Marks the thread as the runtime's meanwhile.
+  void run_scheduled();
 
   // -- figures, thread-safe estimates ---
   std::size_t buffered_estimate() const noexcept {

@@ -12,6 +12,7 @@
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,6 +35,8 @@ struct shutdown_timeout {
 /// Thread safety: not thread-safe; owned by one supervisor stage and used on its thread only.
 class supervisor_core {
  public:
+  /// The longest shutdown timeout armed as a timer (about 100 years); longer ones wait forever.
+  static constexpr std::chrono::milliseconds max_timer = std::chrono::hours(24 * 365 * 100);
   /// One child.
   struct record {
     child_kind kind = child_kind::worker;
@@ -147,9 +150,13 @@ class supervisor_core {
         break;
       case shutdown_policy::kind::timeout:
         r.run->request_stop();
-        rt_->timers->after(r.shutdown.timeout, [self = self_, id, g = r.generation] {
-          if (auto s = self.lock()) s->post_message(std::any(shutdown_timeout{id, g}));
-        });
+        // A timeout beyond any clock's range (milliseconds::max()) waits as infinity does:
+        // converting it to the clock's nanoseconds would overflow into the past.
+        if (r.shutdown.timeout < max_timer) {
+          rt_->timers->after(r.shutdown.timeout, [self = self_, id, g = r.generation] {
+            if (auto s = self.lock()) s->post_message(std::any(shutdown_timeout{id, g}));
+          });
+        }
         break;
       case shutdown_policy::kind::infinity:
         r.run->request_stop();

@@ -62,6 +62,8 @@ class worker_pool : public boost::asio::execution_context {
   void join();
   /// Its threads.
   std::size_t size() const noexcept { return workers_.size(); }
+  /// Whether the calling thread is one of this pool's. Never blocks.
+  bool on_this_thread() const noexcept;
 
   /// The Asio executor posting to this pool.
   class executor_type {

@@ -27,6 +27,7 @@
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -63,14 +64,24 @@ class partition_dispatcher : public detail::keyed_dispatcher_base<Event> {
  public:
   using options = partition_options<Event, Key>;
   using key_type = Key;
+  /// The most partitions a dispatcher takes.
+  static constexpr std::size_t max_partitions = std::size_t{1} << 20;
 
   /// @throws datamesh::error `bad_options` when neither or both of `partitions` and `keys` are
-  ///   given, on a duplicate key, or without `hash` when the default one cannot apply (rule 78).
+  ///   given, beyond `max_partitions`, on a duplicate key, or without `hash` when the default one
+  ///   cannot apply (rule 78).
   explicit partition_dispatcher(options opts) : hash_(std::move(opts.hash)) {
     if ((opts.partitions == 0) == opts.keys.empty()) {
       throw error(errc::bad_options,
                   "the partition dispatcher needs its partitions: a count (.partitions = n) or "
                   "their names (.keys = {...}), not both (SPEC rule 78)");
+    }
+    if (opts.partitions > max_partitions || opts.keys.size() > max_partitions) {
+      // Checked before anything is allocated: 2^40 partitions would exhaust memory first.
+      throw error(errc::bad_options,
+                  "expected at most " + std::to_string(max_partitions) +
+                      " partitions (each needs a consumer of its own), got " +
+                      std::to_string(std::max(opts.partitions, opts.keys.size())));
     }
     if (opts.partitions > 0) {
       if constexpr (std::is_integral_v<Key>) {

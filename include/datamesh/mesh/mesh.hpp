@@ -85,7 +85,11 @@ struct link_options {
 };
 
 /// The answer of `try_trigger_data`.
-enum class trigger_status { accepted, full };
+enum class trigger_status {
+  accepted,  ///< the node's inlet took the datum
+  full,      ///< the inlet has no room now; offer it again later
+  closed,    ///< the node has stopped (or is stopping): it takes nothing more
+};
 
 namespace detail {
 
@@ -188,7 +192,8 @@ struct mesh_registry {
 /// own `process` (that would wait on the thread that must make room).
 class mesh {
  public:
-  explicit mesh(runtime& rt) : rt_(&rt), reg_(std::make_shared<detail::mesh_registry>()) {}
+  explicit mesh(runtime& rt)
+      : rt_(&rt), state_(rt.internal_state()), reg_(std::make_shared<detail::mesh_registry>()) {}
   /// Stops every node still running.
   ~mesh() {
     for (const auto& id : nodes()) {
@@ -216,6 +221,7 @@ class mesh {
                                          ": inlet_capacity and max_demand must "
                                          "be at least 1");
     }
+    check_restart_type(opts.restart);
     if (opts.restart != restart_type::temporary) {
       opts.intensity.validate();
       opts.shutdown.validate();
@@ -283,8 +289,10 @@ class mesh {
   /// this returns, `from` has the link). Not from a node's `process`: it waits for `from`.
   /// @throws datamesh::error `unknown_node`, `self_connection`, `already_connected`,
   ///   `type_mismatch` (from's output is not to's input), `bad_options`, `no_stage` (an end
-  ///   stopped, or is being restarted, before the link was made).
+  ///   stopped, or is being restarted, before the link was made), `would_deadlock` (from a
+  ///   stage of the runtime: nothing is changed).
   void connect(const node_id& from, const node_id& to, link_options opts = {}) {
+    refuse_on_runtime_thread("connect");
     std::unique_lock lock(reg_->mutex);
     auto f = find(from);
     auto t = find(to);
@@ -323,8 +331,10 @@ class mesh {
   /// Removes the link from `from` to `to`: `to` receives nothing more on it; what it already
   /// received it still processes. Returns once `to` has dropped the link. Not from a node's
   /// `process`.
-  /// @throws datamesh::error `not_connected`.
+  /// @throws datamesh::error `not_connected`, `would_deadlock` (from a stage of the runtime:
+  ///   nothing is changed).
   void disconnect(const node_id& from, const node_id& to) {
+    refuse_on_runtime_thread("disconnect");
     std::unique_lock lock(reg_->mutex);
     auto it = reg_->links.find({from, to});
     if (it == reg_->links.end()) {
@@ -361,7 +371,9 @@ class mesh {
 
   /// Hands `data` to node `id`, waiting while its inlet is full. On a deterministic runtime it
   /// runs the executor instead of waiting, and throws `would_deadlock` if that cannot free room.
-  /// @throws datamesh::error `unknown_node`, `type_mismatch`, `no_stage` (the node stopped).
+  /// @throws datamesh::error `unknown_node`, `type_mismatch`, `no_stage` (the node stopped),
+  ///   `would_deadlock` (the inlet is full and the caller is a stage of the runtime, a node's
+  ///   `process`, which would wait for itself: use `try_trigger_data` there).
   template <class T>
   void trigger_data(const node_id& id, T data) {
     auto q = inlet_of<T>(id);
@@ -402,6 +414,10 @@ class mesh {
       throw;
     }
     if (it == end) return wake_node();
+    if (detail::on_runtime_thread(state_.get())) {  // the rest would have to be waited for
+      wake_node();
+      refuse_on_runtime_thread("trigger_all");
+    }
     using feed_t = detail::range_feed<T, decltype(it), decltype(end)>;
     feed_t feed(it, end);
     keep(q->add_feed(feed));
@@ -412,30 +428,41 @@ class mesh {
     if (feed.failure) std::rethrow_exception(feed.failure);
   }
 
-  /// Hands `data` to node `id` if its inlet has room.
-  /// @throws datamesh::error as `trigger_data`.
+  /// Hands `data` to node `id` if its inlet has room; never waits. A node that has stopped, or
+  /// is stopping while this call runs, answers `closed`.
+  /// @throws datamesh::error `unknown_node` (no running node has this id: a stopped node's id is
+  ///   forgotten), `type_mismatch`.
   template <class T>
   trigger_status try_trigger_data(const node_id& id, T data) {
-    auto q = inlet_of<T>(id);
-    std::unique_lock lock(q->mutex);
-    if (!q->closed && (q->items.size() >= q->capacity || !q->waiting.empty())) {
-      return trigger_status::full;
+    std::shared_ptr<detail::inlet_queue<T>> q;
+    {
+      std::lock_guard lock(reg_->mutex);
+      auto it = reg_->nodes.find(id);
+      if (it != reg_->nodes.end() && !it->second->live()) return trigger_status::closed;
+      q = inlet_locked<T>(id);
     }
+    std::unique_lock lock(q->mutex);
+    if (q->closed) return trigger_status::closed;
+    if (q->items.size() >= q->capacity || !q->waiting.empty()) return trigger_status::full;
     push_locked(*q, lock, std::move(data), id);
     return trigger_status::accepted;
   }
 
   /// Hands `data` to node `id` once its inlet has room, then completes `token` with
-  /// `void(std::error_code)`: empty when accepted, `errc::no_stage` if the node stopped first.
-  /// Any Asio completion token works (a callback, `use_future`, `use_awaitable`, ...).
+  /// `void(std::error_code)`: empty when accepted, `errc::no_stage` if the node stopped first,
+  /// `errc::inlet_full` at once (the datum not taken) when the inlet is full and as many
+  /// triggers as it holds already wait for room: waiting triggers are bounded by
+  /// `inlet_capacity`, as the inlet is. Any Asio completion token works (a callback,
+  /// `use_future`, `use_awaitable`, ...). A handler that throws is logged; the exception goes no
+  /// further.
   /// @throws datamesh::error `unknown_node`, `type_mismatch` at the call.
   template <class T, class Token>
   auto async_trigger_data(const node_id& id, T data, Token&& token) {
     auto q = inlet_of<T>(id);
     auto fallback = rt_->executor();
     return boost::asio::async_initiate<Token, void(std::error_code)>(
-        [q = q, fallback, id](auto handler, T value) {
-          detail::completion done(std::move(handler), fallback);
+        [q = q, fallback, id, state = state_](auto handler, T value) {
+          detail::completion done(std::move(handler), fallback, state);
           std::unique_lock lock(q->mutex);
           if (q->closed) {
             lock.unlock();
@@ -443,6 +470,11 @@ class mesh {
             return;
           }
           if (q->items.size() >= q->capacity || !q->waiting.empty()) {
+            if (q->waiting.size() >= q->capacity) {
+              lock.unlock();
+              done(make_error_code(errc::inlet_full));
+              return;
+            }
             q->waiting.emplace_back(std::move(value), std::move(done));
             return;
           }
@@ -613,6 +645,9 @@ class mesh {
   // Waits for `done`; on a deterministic runtime runs the executor until it is ready.
   template <class T>
   T await(std::future<T>& done, const char* what, const stage_ref& any_stage = {}) {
+    if (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      refuse_on_runtime_thread(what);
+    }
     const std::function<bool()>& drive =
         any_stage ? any_stage.core_ptr()->runtime()->drive_one : drive_;
     if (drive) {
@@ -625,6 +660,17 @@ class mesh {
       }
     }
     return done.get();
+  }
+
+  // A call that must wait for the mesh's stages cannot do so on one of their threads (a node's
+  // `process`, any stage callback of the runtime): it would wait for itself.
+  void refuse_on_runtime_thread(const char* what) const {
+    if (detail::on_runtime_thread(state_.get())) {
+      throw error(errc::would_deadlock,
+                  std::string(what) +
+                      ": called from a stage of the mesh's runtime (a node's process?), where it "
+                      "would wait for itself; use try_trigger_data, or call it from outside");
+    }
   }
 
   // Call with the registry's mutex held: drops node `id` and its links.
@@ -646,6 +692,12 @@ class mesh {
   template <class T>
   std::shared_ptr<detail::inlet_queue<T>> inlet_of(const node_id& id) {
     std::lock_guard lock(reg_->mutex);
+    return inlet_locked<T>(id);
+  }
+
+  // As inlet_of, with the registry's mutex held.
+  template <class T>
+  std::shared_ptr<detail::inlet_queue<T>> inlet_locked(const node_id& id) {
     auto n = find(id);
     if (n->input != typeid(T)) {
       throw error(errc::type_mismatch, "node " + id.str() + " takes " +
@@ -692,6 +744,10 @@ class mesh {
   void wait_for_room(detail::inlet_queue<T>& q, std::unique_lock<std::mutex>& lock,
                      const node_id& id) {
     while (!q.closed && (q.items.size() >= q.capacity || !q.waiting.empty())) {
+      if (detail::on_runtime_thread(state_.get())) {
+        lock.unlock();
+        refuse_on_runtime_thread("trigger_data");
+      }
       if (!drive_) {
         q.room.wait(lock);
         continue;
@@ -706,6 +762,7 @@ class mesh {
   }
 
   runtime* rt_;
+  std::shared_ptr<const detail::runtime_state> state_;  // for logging user code that fails
   std::shared_ptr<detail::mesh_registry> reg_;
   // The deterministic executor's step, from the first node started; empty on real runtimes.
   // Written by start_node before any call that reads it can find a node.

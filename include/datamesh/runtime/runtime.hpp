@@ -22,6 +22,10 @@
 #include <type_traits>
 #include <utility>
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace datamesh {
 
 /// Options of a runtime.
@@ -41,7 +45,8 @@ class runtime {
   /// Owns a thread pool.
   runtime() : runtime(runtime_options{}) {}
   explicit runtime(runtime_options opts);
-  /// Borrows `executor` (an `io_context`'s, a strand's, a `deterministic_executor`'s, ...).
+  /// Borrows `executor` (an `io_context`'s, a strand's, a `deterministic_executor`'s, ...). See
+  /// `stop` for what a borrowed executor must keep doing.
   explicit runtime(boost::asio::any_io_executor executor, runtime_options opts = {});
   /// Borrows a deterministic executor; `stop` then drives it until every stage has exited.
   explicit runtime(deterministic_executor& executor, runtime_options opts = {});
@@ -107,7 +112,11 @@ class runtime {
   }
 
   /// Stops every stage with reason `shutdown`, waits until each has run `terminate` and exited,
-  /// then joins the owned threads. Idempotent. Not from a runtime thread.
+  /// then joins the owned threads. Idempotent. With a borrowed executor, the stops run on it:
+  /// keep running it until `stop` returns. A borrowed `io_context` whose `run()` has returned
+  /// (nobody runs it any more) is run by `stop` itself, on the calling thread.
+  /// @throws datamesh::error `would_deadlock` from a stage callback or a thread of this runtime,
+  ///   which it would wait for.
   void stop();
 
   /// The running stage named `name`, or an empty handle. Thread-safe.
@@ -116,12 +125,15 @@ class runtime {
   std::size_t stage_count() const;
   /// The executor stages run on.
   boost::asio::any_io_executor executor() const { return state_->executor; }
+  /// What the runtime shares with its stages. Internal: for the library's upper layers.
+  const std::shared_ptr<detail::runtime_state>& internal_state() const noexcept { return state_; }
 
  private:
   struct pool;
   std::shared_ptr<detail::runtime_state> state_;
   std::unique_ptr<pool> pool_;
   deterministic_executor* deterministic_ = nullptr;
+  boost::asio::io_context* io_ = nullptr;  // the borrowed executor's io_context, if it is one
   bool stopped_ = false;
 };
 

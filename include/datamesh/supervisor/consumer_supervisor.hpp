@@ -59,6 +59,7 @@ class child_template : public detail::child_policy<child_template<Event>> {
   /// Throws `bad_options` for a permanent restart type (rule 108), an invalid shutdown or an
   /// empty start function.
   void validate() const {
+    check_restart_type(this->restart());
     if (this->restart() == restart_type::permanent) {
       throw error(errc::bad_options,
                   "a child template with restart set to permanent is not supported by a consumer "

@@ -21,6 +21,10 @@ enum class restart_type {
 
 const char* to_string(restart_type t) noexcept;
 
+/// Throws `datamesh::error` `bad_options` unless `t` is one of the enumeration's values (an
+/// integer cast to `restart_type` must not act as some other type).
+void check_restart_type(restart_type t);
+
 /// Whether a child of restart type `type` that exited with `reason` is restarted.
 /// Never blocks. Never allocates.
 bool should_restart(restart_type type, const exit_reason& reason) noexcept;
@@ -32,6 +36,7 @@ struct restart_intensity_options {
   std::chrono::milliseconds max_seconds = std::chrono::seconds(5);
 
   /// Throws `datamesh::error` with `errc::bad_options` when `max_seconds` is not positive.
+  /// A window longer than any clock's range (`milliseconds::max()`) means "since the start".
   void validate() const;
 };
 
