@@ -1,6 +1,8 @@
 // A producer's demand, buffer and infos at run time (SPEC sections C, D and E), and the
 // producer_consumer's flow control (rules 44-47).
+#include <algorithm>
 #include <limits>
+#include <string>
 
 #include "support/harness.hpp"
 
@@ -419,5 +421,51 @@ TEST_CASE("F1: ask with a huge n on a manual subscription keeps the producer run
     f.run();
     CHECK(p.alive());
     CHECK(cj.flat() == iota(8));
+  }
+}
+
+namespace {
+
+/// Emits only what it is given (through handle_info), and notes each string info it reaches
+/// with how many events its consumer had received by then (one journal for both stages).
+struct fifo_source {
+  journal* j;
+  void handle_demand(std::size_t n, context<int>&) { j->demands.push_back(n); }
+  void handle_info(std::any& msg, context<int>& ctx) {
+    if (auto* v = std::any_cast<std::vector<int>>(&msg)) ctx.push_range(*v);
+    if (auto* s = std::any_cast<std::string>(&msg)) {
+      j->infos.push_back(*s + "@" + std::to_string(j->flat().size()));
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rule 58 and 59: events an info pushes while the buffer drains queue behind it") {
+  // Buffer: 0..4, an info whose handle_info pushes 100 and 101, 5..9, an info "J". The buffer
+  // is FIFO whatever the infos push, and "J" reaches handle_info only after 0..9 went out.
+  for (std::size_t demand : {std::size_t{1}, std::size_t{3}, std::size_t{6}, std::size_t{20}}) {
+    CAPTURE(demand);
+    journal j;
+    fixture f;
+    auto p = f.rt.start<fifo_source>(&j);
+    send(p, std::any(iota(5)));
+    async_info(p, std::any(std::vector<int>{100, 101}));
+    send(p, std::any(iota(5, 5)));
+    async_info(p, std::any(std::string("J")));
+    f.run();
+    REQUIRE(estimate_buffered_count(p) == 10);
+    auto c = f.rt.start<sink>(&j);
+    subscribe(c, p, {.max_demand = demand, .min_demand = 0});
+    f.run();
+    std::vector<int> expected = iota(10);
+    expected.push_back(100);
+    expected.push_back(101);
+    CHECK(j.flat() == expected);
+    REQUIRE(j.infos.size() == 1);
+    const int seen = std::stoi(j.infos[0].substr(2));
+    // Every event buffered before J had gone out: with at most `demand` in flight, the
+    // consumer had handled all but that many of the ten.
+    CHECK(seen + static_cast<int>(std::min<std::size_t>(demand, 10)) >= 10);
   }
 }

@@ -75,6 +75,15 @@ class buffer {
     return true;
   }
 
+  /// Puts `events` (moved from, then cleared) back at the front, in order: events just taken
+  /// that could not go out after all.
+  void restore_front(std::vector<T>& events) {
+    events_.insert(events_.begin(), std::make_move_iterator(events.begin()),
+                   std::make_move_iterator(events.end()));
+    head_ -= events.size();
+    events.clear();
+  }
+
   /// Takes up to `n` events, stopping at the first queued info (GenStage's
   /// `take_count_or_until_permanent`): appends them to `out`, then the infos reached to
   /// `reached`. Returns how many events were taken.

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <any>
 #include <concepts>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <future>
@@ -790,22 +791,38 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   /// Takes up to `counter` events from the buffer, stopping at each queued info to deliver it
   /// (rules 58-60). Returns the demand left.
+  ///
+  /// The buffer stays FIFO (rule 58) while infos run: what their `handle_info` pushes goes
+  /// behind the events still buffered (see `dispatch_events`), and whatever demand their events
+  /// took when nothing was left ahead of them is no longer the buffer's to take.
   std::size_t take_from_buffer(std::size_t counter) {
     while (counter > 0 && !buffer_.empty() && !exiting_) {
       std::vector<out_t> taken;
       std::vector<std::any> infos;
       counter -= buffer_.take(counter, taken, infos);
       publish_buffered();
-      dispatch_events(taken);
+      dispatch_events(taken, true);
+      if (infos.empty()) continue;
+      const std::uint64_t before = dispatched_;
       for (auto& i : infos) dispatch_info(std::move(i));
+      const std::uint64_t used = dispatched_ - before;
+      counter -= used < counter ? static_cast<std::size_t>(used) : counter;
     }
     return counter;
   }
 
-  void dispatch_events(std::vector<out_t>& events) {
+  /// Dispatches what a callback pushed, or (`from_buffer`) what was just taken from the buffer.
+  /// Events never overtake buffered ones: while the buffer holds events, new ones queue behind
+  /// them; events taken from the buffer that the dispatcher cannot take go back to its front.
+  void dispatch_events(std::vector<out_t>& events, bool from_buffer = false) {
     if constexpr (is_producer) {
       if (events.empty()) return;
-      if (accumulating() || consumers_.empty()) {
+      if (from_buffer && (accumulating() || consumers_.empty())) {
+        buffer_.restore_front(events);
+        publish_buffered();
+        return;
+      }
+      if (accumulating() || consumers_.empty() || (!from_buffer && !buffer_.empty())) {
         buffer_events(events);
         return;
       }
@@ -820,13 +837,18 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         return;
       }
       drain_dispatcher();
-      if constexpr (is_pc) {
-        const std::size_t sent = length - events.size();
-        pc_demand_ -= sent < pc_demand_ ? sent : pc_demand_;
+      const std::size_t sent = length - events.size();
+      dispatched_ += sent;
+      if constexpr (is_pc) pc_demand_ -= sent < pc_demand_ ? sent : pc_demand_;
+      if (from_buffer && !events.empty()) {
+        buffer_.restore_front(events);
+        publish_buffered();
+        return;
       }
       buffer_events(events);
     } else {
       (void)events;
+      (void)from_buffer;
     }
   }
 
@@ -1105,6 +1127,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     std::size_t n;
   };
   std::vector<held_demand> held_;
+  std::uint64_t dispatched_ = 0;  // events the dispatcher took, ever
 
   // consumer side
   std::unordered_map<subscription_id, producer_entry> producers_;
