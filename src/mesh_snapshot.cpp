@@ -57,6 +57,7 @@ std::string mesh_snapshot::to_dot() const {
     label << n.id.str() << "\nin " << n.in << "  out " << n.out;
     if (n.inlet_depth > 0) label << "\ninlet " << n.inlet_depth;
     if (n.buffered > 0) label << "\nbuffered " << n.buffered;
+    if (n.dropped > 0) label << "\ndropped " << n.dropped;
     if (n.supervised) label << "\nrestarts " << n.restarts;
     os << "  n" << i << " [label=" << quoted(label.str());
     if (!n.running) os << ", style=dashed";

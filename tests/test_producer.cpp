@@ -469,3 +469,19 @@ TEST_CASE("rule 58 and 59: events an info pushes while the buffer drains queue b
     CHECK(seen + static_cast<int>(std::min<std::size_t>(demand, 10)) >= 10);
   }
 }
+
+TEST_CASE("every loss is counted: buffer overflow shows in estimate_dropped_count, either keep") {
+  for (const buffer_keep keep : {buffer_keep::last, buffer_keep::first}) {
+    for (const std::size_t size : {std::size_t{1}, std::size_t{5}, std::size_t{64}}) {
+      CAPTURE(size);
+      journal pj;
+      fixture f;
+      auto p = f.rt.start<stocked>(stage_options{.buffer_size = size, .buffer_keep = keep}, &pj);
+      send(p, std::any(iota(static_cast<int>(size) + 3)));  // no consumer: 3 too many
+      send(p, std::any(iota(2)));                           // 2 more too many
+      f.run();
+      CHECK(estimate_buffered_count(p) == size);
+      CHECK(estimate_dropped_count(p) == 5);
+    }
+  }
+}

@@ -255,3 +255,20 @@ TEST_CASE("F16: runtime::stop from a stage callback throws would_deadlock instea
   f.rt.stop();       // from outside, it works
   CHECK(f.rt.stage_count() == 0);
 }
+
+TEST_CASE("every loss is counted: what a stage had queued when it stopped is logged with a count") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, p, {.max_demand = 100});
+  f.run();
+  for (int i = 0; i < 4; ++i) send(p, std::any(std::vector<int>{i, i}));
+  f.ex.run(1);  // four batches of two wait in the consumer's mailbox
+  datamesh::stop(c, exit_reason::shutdown());
+  f.run();
+  CHECK(cj.batches.empty());
+  CHECK(
+      f.logged("exits with 0 buffered events that no consumer asked for and 8 events queued "
+               "to it not yet handled"));
+}

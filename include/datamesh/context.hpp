@@ -73,6 +73,9 @@ class stage_control {
   virtual std::size_t ctl_spare_demand() const = 0;
   virtual stage_ref ctl_self() = 0;
   virtual void ctl_log(log_level level, const std::string& text) = 0;
+  /// Counts `n` events the stage lost in code of the library that runs inside its callbacks
+  /// (a mesh node's broadcasts to no link): they show in `estimate_dropped_count`.
+  virtual void ctl_lose(std::size_t n) = 0;
 
  protected:
   ~stage_control() = default;
@@ -121,6 +124,8 @@ struct context_access {
   }
   /// What a producer_consumer may still emit without buffering (`handle_spare_demand`, stage.hpp).
   static std::size_t spare_demand(const context_base& ctx) { return ctx.ctl_->ctl_spare_demand(); }
+  /// Counts `n` events lost by library code inside the stage's callback (see `ctl_lose`).
+  static void lose(context_base& ctx, std::size_t n) { ctx.ctl_->ctl_lose(n); }
 };
 }  // namespace detail
 

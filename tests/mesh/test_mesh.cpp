@@ -238,6 +238,10 @@ TEST_CASE("mesh: a node without links still processes, and its broadcasts are co
   f.run();
   CHECK(m.figures("alone").in == 2500);
   CHECK(m.figures("alone").unlinked == 2500);
+  // A loss the library causes: counted in the node's stage and its snapshot row too.
+  CHECK(estimate_dropped_count(m.stage_of("alone")) == 2500);
+  REQUIRE(m.snapshot().node("alone") != nullptr);
+  CHECK(m.snapshot().node("alone")->dropped == 2500);
 }
 
 TEST_CASE("mesh: bad calls get typed errors and the mesh keeps running") {

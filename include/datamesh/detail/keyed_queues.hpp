@@ -122,12 +122,13 @@ class keyed_queues {
     return n - already_sent;
   }
 
-  /// Ends slot `i`'s subscription. Queued events are dropped and returned as new upstream demand
-  /// (regenerated, not redelivered); unfilled demand becomes pending (rule 84).
+  /// Ends slot `i`'s subscription. Queued events are dropped (and counted) and returned as new
+  /// upstream demand (regenerated, not redelivered); unfilled demand becomes pending (rule 84).
   std::size_t cancel(std::size_t i) {
     slot& s = slots_[i];
     const std::size_t dropped = s.queue.size();
     const std::size_t demand = s.demand;
+    dropped_ += dropped;
     queued_ -= dropped;
     s.popped += dropped;
     s.queue.clear();

@@ -368,12 +368,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       ctl_log(log_level::error, "terminate threw; the stage exits with its first reason");
     }
     user_destroy();
-    if (const std::size_t held = ctl_buffered(); held > 0) {
-      // GenStage drops a producer's buffer with it; say so, so the loss is observable.
-      ctl_log(log_level::warning, "exits with " + std::to_string(held) +
-                                      " buffered events that no consumer asked for; they are "
-                                      "discarded");
-    }
+    const std::size_t held = ctl_buffered();
     if (!exit_.is_clean()) {
       ctl_log(log_level::error, "stage exited: " + exit_.to_string());
     }
@@ -386,6 +381,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
     for (auto& item : pc_queue_) {
       if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
+      if (auto* e = std::get_if<pc_events>(&item)) discarded_queued_ += e->events.size();
     }
     consumers_.clear();
     producers_.clear();
@@ -393,14 +389,26 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     std::vector<message> rest;
     mailbox_.close(rest);
     for (auto& m : rest) handle_dead(m);
+    // GenStage drops a stage's buffer and mailbox with it; DataMesh counts and logs them, so
+    // the loss is observable (estimate_dropped_count, the log).
+    lost_ += held + discarded_queued_;
+    if (held > 0 || discarded_queued_ > 0) {
+      ctl_log(log_level::warning, "exits with " + std::to_string(held) +
+                                      " buffered events that no consumer asked for and " +
+                                      std::to_string(discarded_queued_) +
+                                      " events queued to it not yet handled; they are discarded");
+    }
     buffer_ = buffer<out_t, std::any>(1);
     buffered_.store(0, std::memory_order_relaxed);
+    publish_dropped();
     publish_exit(exit_);
   }
 
   /// A message that reached a stage that has exited.
   void handle_dead(message& m) {
-    if (auto* s = std::get_if<m_subscribe>(&m)) {
+    if (auto* e = std::get_if<m_events>(&m)) {
+      discarded_queued_ += e->events.size();  // counted, published and logged by finish_exit
+    } else if (auto* s = std::get_if<m_subscribe>(&m)) {
       s->consumer->post_cancelled(s->id, exit_, true);
     } else if (auto* r = std::get_if<m_cancel_request>(&m)) {
       if (r->done) r->done->set_value();  // the subscription ended with the stage
@@ -492,8 +500,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void on(m_events& m) {
     if constexpr (is_consumer) {
       if (producers_.find(m.id) == producers_.end()) {
-        // Rule 33: tell the sender its subscription is unknown here.
-        ctl_log(log_level::warning, "received events on an unknown subscription");
+        // Rule 33: tell the sender its subscription is unknown here. Its events are lost.
+        lose(m.events.size());
+        ctl_log(log_level::warning, "received " + std::to_string(m.events.size()) +
+                                        " events on an unknown subscription; they are dropped");
         if (auto p = rt_->find(m.from))
           p->post_cancel(m.id, exit_reason::unknown_subscription(), false);
         return;
@@ -709,7 +719,11 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   auto send_fn() {
     return [this](subscription_id id, std::vector<out_t>&& batch) {
       auto it = consumers_.find(id);
-      if (it != consumers_.end()) it->second.sink->post_events(id, std::move(batch), this);
+      const std::size_t n = batch.size();
+      // A consumer that exited meanwhile refuses the batch: it is lost, and counted.
+      if (it == consumers_.end() || !it->second.sink->post_events(id, std::move(batch), this)) {
+        lose(n);
+      }
     };
   }
 
@@ -734,9 +748,23 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     std::size_t n = buffer_.size();
     if constexpr (requires(const dispatcher_t& d) { d.queued(); }) n += dispatcher_.queued();
     buffered_.store(n, std::memory_order_relaxed);
-    if constexpr (requires(const dispatcher_t& d) { d.dropped(); }) {
-      dropped_.store(dispatcher_.dropped(), std::memory_order_relaxed);
+    publish_dropped();
+  }
+
+  /// Publishes every event this stage has lost: what its dispatcher dropped, and `lost_`.
+  void publish_dropped() {
+    std::uint64_t n = lost_;
+    if constexpr (is_producer && requires(const dispatcher_t& d) { d.dropped(); }) {
+      n += dispatcher_.dropped();
     }
+    dropped_.store(n, std::memory_order_relaxed);
+  }
+
+  /// Counts `n` events this stage lost (see `lost_`).
+  void lose(std::size_t n) {
+    if (n == 0) return;
+    lost_ += n;
+    publish_dropped();
   }
 
   void on(m_serve& m) { dispatcher_result(m.n); }
@@ -856,6 +884,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if (events.empty()) return;
     std::vector<std::any> released;
     const std::size_t discarded = buffer_.store(events, 0, released);
+    lost_ += discarded;
     publish_buffered();
     if (discarded > 0) {
       bool report = true;
@@ -1086,6 +1115,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
   stage_ref ctl_self() override { return stage_ref(shared_from_this()); }
+  void ctl_lose(std::size_t n) override { lose(n); }
   void ctl_log(log_level level, const std::string& text) override {
     rt_->write_log(level, display_name() + " " + text);
   }
@@ -1128,6 +1158,11 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   };
   std::vector<held_demand> held_;
   std::uint64_t dispatched_ = 0;  // events the dispatcher took, ever
+  // Events this stage lost besides what its dispatcher dropped: buffer overflow, batches a
+  // consumer refused (it had exited), events on an unknown subscription, and what it held or
+  // had queued when it exited. Published in `dropped_` (estimate_dropped_count).
+  std::uint64_t lost_ = 0;
+  std::uint64_t discarded_queued_ = 0;  // events queued to it when it exited, not handled
 
   // consumer side
   std::unordered_map<subscription_id, producer_entry> producers_;

@@ -548,6 +548,7 @@ class mesh {
         node_snapshot row{n->id,      n->stage.alive(), n->supervisor.has_value(), f.in, f.out,
                           f.unlinked, f.restarts};
         row.buffered = n->stage.alive() ? n->stage.core_ptr()->buffered_estimate() : 0;
+        row.dropped = n->stage ? n->stage.core_ptr()->dropped_estimate() : 0;
         snap.nodes.push_back(std::move(row));
       }
     }

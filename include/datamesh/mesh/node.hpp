@@ -378,6 +378,8 @@ class node_stage final {
     counters_->in.fetch_add(done, std::memory_order_relaxed);
     counters_->out.fetch_add(ctx.pushed() - before, std::memory_order_relaxed);
     if (box_.unlinked > 0) {
+      // A broadcast to no link is a loss the library causes: counted in the stage as well.
+      context_access::lose(ctx, box_.unlinked);
       counters_->unlinked.fetch_add(std::exchange(box_.unlinked, 0), std::memory_order_relaxed);
     }
   }

@@ -162,10 +162,13 @@ void send(const stage_ref& stage, std::any msg);
 /// Events in a producer's buffer, as last published by the stage (SPEC rule 57). On a consumer:
 /// 0, and an error is logged. Thread-safe. Never blocks.
 std::size_t estimate_buffered_count(const stage_ref& producer);
-/// Events a producer's dispatcher has discarded so far (an unknown partition or route target, a
-/// full partition or target queue), as last published by the stage; 0 for other dispatchers.
+/// Events the stage has lost so far, as last published by it: its dispatcher's drops (an
+/// unknown partition or route target, a full partition or target queue, a cancelled
+/// consumer's queue, a mesh broadcast no link took), its buffer's overflow, batches a consumer
+/// refused because it had exited, events on an unknown subscription, and what it held or had
+/// queued when it exited. Every loss the library causes is counted here, and logged. Any stage.
 /// Thread-safe. Never blocks.
-/// @throws datamesh::error `no_stage`.
+/// @throws datamesh::error `no_stage` (an exited stage: its last count is in its exit log).
 std::uint64_t estimate_dropped_count(const stage_ref& producer);
 /// A producer's demand mode, as last published by the stage (rule 49). Thread-safe.
 producer_demand demand(const stage_ref& producer);
