@@ -50,20 +50,16 @@ struct sensor {
       ctx.push(reading{id, seq, static_cast<double>((seq * 7 + id * 13) % 100)});
     }
     f->produced.store(seq, std::memory_order_relaxed);
-    if (seq == limit) ctx.stop();  // consumers downstream finish, then exit (permanent)
+    // The last readings are pushed: drain the pipeline. Each stage passes on what it holds,
+    // then exits, down to the aggregator; nothing is lost on the way.
+    if (seq == limit) datamesh::drain(ctx.self());
   }
 };
 
-/// Passes readings at or above `threshold`. When the sensor ends, it stops once the readings it
-/// still holds have gone downstream: the info it queues waits behind them (GenStage's idiom).
+/// Passes readings at or above `threshold`.
 struct threshold_filter {
   figures* f;
   double threshold;
-  void handle_cancel(const datamesh::cancellation& c, const datamesh::subscription&,
-                     datamesh::context<reading>& ctx) {
-    if (c.reason.is_normal()) ctx.async_info(std::string("sensor done"));
-  }
-  void handle_info(std::any&, datamesh::context<reading>& ctx) { ctx.stop(); }
   void handle_events(std::span<const reading> in, datamesh::context<reading>& ctx) {
     for (const reading& r : in) {
       if (r.value < threshold) continue;
@@ -107,12 +103,8 @@ int main(int argc, char** argv) {
   auto sink = rt.start<aggregator>(&f);
   const auto t0 = std::chrono::steady_clock::now();
   datamesh::subscribe(sink, filter, {.max_demand = 1000, .min_demand = 500});
-  // Transient: the sensor's normal end does not take the filter down with readings still
-  // buffered in it; the filter stops itself once they are delivered.
-  datamesh::subscribe(
-      filter, src,
-      {.max_demand = 1000, .min_demand = 500, .cancel = datamesh::cancel_mode::transient});
-  const datamesh::exit_reason why = sink.wait();  // the source stops, the others follow
+  datamesh::subscribe(filter, src, {.max_demand = 1000, .min_demand = 500});
+  const datamesh::exit_reason why = sink.wait();  // the source drains, the others follow
   // [pipeline]
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -179,6 +179,11 @@ detail::stage_base& live(const stage_ref& s, const char* what) {
 
 }  // namespace
 
+void drain(const stage_ref& stage) {
+  if (!live(stage, "drain").post_drain())
+    throw error(errc::no_stage, "drain: the stage has exited");
+}
+
 void stop(const stage_ref& stage, exit_reason reason) {
   if (!live(stage, "stop").post_stop(std::move(reason))) {
     throw error(errc::no_stage, "stop: the stage has exited");

@@ -272,3 +272,61 @@ TEST_CASE("every loss is counted: what a stage had queued when it stopped is log
       f.logged("exits with 0 buffered events that no consumer asked for and 8 events queued "
                "to it not yet handled"));
 }
+
+TEST_CASE("drain: a pipeline ends with every event delivered and each stage exiting drained") {
+  // Whatever the cancel modes: a drain overrides them (rule 88 would keep a transient or
+  // temporary consumer running after its producer's normal exit).
+  for (const cancel_mode mode :
+       {cancel_mode::permanent, cancel_mode::transient, cancel_mode::temporary}) {
+    CAPTURE(to_string(mode));
+    journal pj, rj, cj;
+    fixture f;
+    auto p = f.rt.start<manual_source>(&pj);
+    auto r = f.rt.start<relay>(&rj);
+    auto c = f.rt.start<sink>(&cj);
+    subscribe(c, r, {.max_demand = 3, .min_demand = 1, .cancel = mode});
+    subscribe(r, p, {.max_demand = 4, .min_demand = 2, .cancel = mode});
+    f.run();
+    send(p, std::any(iota(50)));  // far more than asked: most wait in the source's buffer
+    f.ex.run(4);                  // part-way: events between all three
+    drain(p);
+    f.run();
+    CHECK(cj.flat() == iota(50));  // nothing lost, in order
+    for (const journal* j : {&pj, &rj, &cj}) {
+      REQUIRE(j->terminated.size() == 1);
+      CHECK(j->terminated[0].is_drained());
+      CHECK(j->terminated[0].is_clean());
+    }
+    CHECK(f.rt.stage_count() == 0);
+  }
+}
+
+TEST_CASE("drain: a consumer drains once every producer of it has; a middle stage stops input") {
+  journal p1j, p2j, rj, cj;
+  fixture f;
+  auto p1 = f.rt.start<manual_source>(&p1j);
+  auto p2 = f.rt.start<manual_source>(&p2j);
+  auto r = f.rt.start<relay>(&rj);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, r, {.max_demand = 5});
+  subscribe(r, p1, {.max_demand = 5});
+  subscribe(r, p2, {.max_demand = 5});
+  f.run();
+  send(p1, std::any(iota(3)));
+  drain(p1);
+  f.run();
+  CHECK_FALSE(p1.alive());
+  CHECK(r.alive());  // p2 still feeds it
+  send(p2, std::any(iota(3, 10)));
+  f.run();
+  CHECK(cj.flat().size() == 6);
+  // Draining the middle stage itself: it cancels p2 (which goes on), passes on what it has,
+  // and exits; its consumer follows.
+  drain(r);
+  f.run();
+  CHECK_FALSE(r.alive());
+  CHECK_FALSE(c.alive());
+  CHECK(p2.alive());
+  REQUIRE(cj.terminated.size() == 1);
+  CHECK(cj.terminated[0].is_drained());
+}

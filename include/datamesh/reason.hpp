@@ -37,6 +37,9 @@ class exit_reason {
   exit_reason() = default;
 
   static exit_reason normal() { return {}; }
+  /// A normal exit after a drain (`datamesh::drain`): the stage passed on everything it held.
+  /// Its consumers drain in turn once no producer of theirs is left, whatever their cancel mode.
+  static exit_reason drained() { return exit_reason(kind::normal, "drained"); }
   static exit_reason shutdown(std::string detail = {}) {
     return exit_reason(kind::shutdown, std::move(detail));
   }
@@ -62,6 +65,8 @@ class exit_reason {
   const std::exception_ptr& exception() const noexcept { return exception_; }
 
   bool is_normal() const noexcept { return kind_ == kind::normal; }
+  /// A normal exit after a drain (see `drained`).
+  bool is_drained() const noexcept { return kind_ == kind::normal && detail_ == "drained"; }
   /// `:normal`, `:shutdown` or `{:shutdown, _}`: the reasons a transient peer or child does not
   /// treat as a failure (SPEC rule 88, OTP's transient restart).
   bool is_clean() const noexcept { return kind_ == kind::normal || kind_ == kind::shutdown; }

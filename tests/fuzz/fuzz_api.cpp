@@ -1,11 +1,13 @@
 // A libFuzzer target driving the public API with what the fuzzer's bytes say: start stages with
-// random options (invalid ones included), subscribe, cancel, ask, stop; start mesh nodes,
-// connect, disconnect, trigger, stop them; step the deterministic executor in between.
+// random options (invalid ones included), subscribe (also through `subscribe_to`, and with huge
+// demands), cancel, ask, stop, drop handles; start mesh nodes, connect, disconnect, trigger
+// (also asynchronously), stop them; step the deterministic executor in between.
 //
 // Every call must either succeed or throw `datamesh::error` with a code its documentation names.
 // Checked all along: a manual subscription never delivers more than was asked. Checked at the
-// end, after `runtime::stop`: every stage that started ran `terminate` exactly once, and nothing
-// is left running. A broken rule aborts, which libFuzzer (and the corpus replay) reports.
+// end, after `runtime::stop`: every stage that started ran `terminate` exactly once, nothing
+// is left running, and every asynchronous trigger completed exactly once. A broken rule aborts,
+// which libFuzzer (and the corpus replay) reports.
 //
 // Built two ways: with clang and -fsanitize=fuzzer,address,undefined (the `fuzz` preset), and
 // with tests/fuzz/replay_main.cpp, which runs the seed corpus in tests/fuzz/corpus/ as a test in
@@ -17,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
+#include <iterator>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -94,14 +98,14 @@ struct tracked {
   void terminate(const exit_reason&) { ++l->terminates[slot]; }
 };
 
-/// Counts up, as much as asked.
+/// Counts up, as much as asked up to 128 at a time (a demand is a bound: huge ones are fuzzed).
 template <class Dispatcher>
 struct source : tracked {
   using dispatcher_type = Dispatcher;
   int next = 0;
   explicit source(ledger* lg) : tracked(lg) {}
   void handle_demand(std::size_t n, context<int>& ctx) {
-    for (std::size_t i = 0; i < n; ++i) ctx.push(next++);
+    for (std::size_t i = 0; i < n && i < 128; ++i) ctx.push(next++);
   }
 };
 using demand_source = source<demand_dispatcher<int>>;
@@ -185,7 +189,7 @@ class session {
 
   void run() {
     for (int step = 0; step < 200 && !in_.done(); ++step) {
-      switch (in_.below(12)) {
+      switch (in_.below(16)) {
         case 0:
           start_stage();
           break;
@@ -216,6 +220,18 @@ class session {
         case 9:
           stop_node();
           break;
+        case 10:
+          start_subscribed();
+          break;
+        case 11:
+          huge_demand();
+          break;
+        case 12:
+          drop_handle();
+          break;
+        case 13:
+          async_trigger();
+          break;
         default:
           ex_.run(1 + in_.below(64));
           break;
@@ -234,11 +250,13 @@ class session {
   template <class S>
   void start_as(const stage_options& opts) {
     const std::size_t before = ledger_.terminates.size();
-    documented("runtime::start", {errc::bad_options, errc::start_failed}, [&] {  // runtime.hpp
-      stage_handle<S> h = rt_.start<S>(opts, &ledger_);
-      stages_.push_back(h);
-      ledger_.started.at(before) = true;
-    });
+    documented("runtime::start",  // runtime.hpp
+               {errc::bad_options, errc::start_failed, errc::not_a_producer, errc::type_mismatch},
+               [&] {
+                 stage_handle<S> h = rt_.start<S>(opts, &ledger_);
+                 stages_.push_back(h);
+                 ledger_.started.at(before) = true;
+               });
   }
 
   void start_stage() {
@@ -285,6 +303,70 @@ class session {
     }
   }
 
+  /// A consumer started with `subscribe_to` naming any stage: checked as `subscribe` is.
+  void start_subscribed() {
+    stage_ref producer = pick_stage();
+    if (!producer) return;
+    subscribe_options opts;
+    opts.max_demand = any_demand(in_);
+    opts.cancel = static_cast<cancel_mode>(in_.below(4));  // 3 is not a cancel_mode
+    stage_options so;
+    so.subscribe_to.emplace_back(producer, std::move(opts));
+    switch (in_.below(3)) {
+      case 0:
+        start_as<relay>(so);
+        break;
+      case 1:
+        start_as<sink>(so);
+        break;
+      default:
+        start_as<text_sink>(so);  // a type mismatch with every producer here
+        break;
+    }
+  }
+
+  /// Demands far beyond what any stage emits: a bound, never an allocation.
+  void huge_demand() {
+    static constexpr std::size_t huge[] = {std::size_t{1} << 32, std::size_t{1} << 40,
+                                           std::numeric_limits<std::size_t>::max() - 2};
+    const std::size_t n = huge[in_.below(std::size(huge))];
+    if (in_.below(2) == 0) {
+      subscription s = pick_sub();
+      if (!s) return;
+      // Not counted in the ledger's asks: the check there bounds events by what was asked.
+      if (auto it = ledger_.manual.find(s.id()); it != ledger_.manual.end()) it->second.asked += n;
+      datamesh::ask(s, n);
+      return;
+    }
+    stage_ref consumer = pick_stage();
+    stage_ref producer = pick_stage();
+    if (!consumer || !producer) return;
+    documented(
+        "subscribe",
+        {errc::bad_options, errc::no_stage, errc::not_a_consumer, errc::not_a_producer,
+         errc::type_mismatch, errc::self_connection},
+        [&] { subs_.push_back(datamesh::subscribe(consumer, producer, {.max_demand = n})); });
+  }
+
+  /// Drops the test's handle to a stage: the runtime still owns it, and stops it at the end.
+  void drop_handle() {
+    if (stages_.empty()) return;
+    stages_.erase(stages_.begin() + static_cast<std::ptrdiff_t>(in_.below(stages_.size())));
+  }
+
+  void async_trigger() {
+    node_id id = any_node();
+    const int value = static_cast<int>(in_.byte());
+    documented("mesh::async_trigger_data", {errc::unknown_node, errc::type_mismatch}, [&] {
+      mesh_.async_trigger_data(id, value, [this](std::error_code ec) {
+        ++completions_;
+        if (ec && ec != errc::inlet_full && ec != errc::no_stage)
+          violated("async_trigger_data completed with " + ec.message());
+      });
+      ++async_calls_;
+    });
+  }
+
   void subscribe_one() {
     stage_ref consumer = pick_stage();
     stage_ref producer = pick_stage();
@@ -310,7 +392,8 @@ class session {
     }
     documented("subscribe",
                {errc::bad_options, errc::no_stage, errc::not_a_consumer, errc::not_a_producer,
-                errc::type_mismatch, errc::already_subscribed, errc::subscription_refused},
+                errc::type_mismatch, errc::already_subscribed, errc::subscription_refused,
+                errc::self_connection},
                [&] {
                  subscription s = datamesh::subscribe(consumer, producer, std::move(opts));
                  if (manual) ledger_.manual.emplace(s.id(), ledger::manual_sub{});
@@ -407,6 +490,10 @@ class session {
     rt_.stop();
     if (rt_.stage_count() != 0)
       violated(std::to_string(rt_.stage_count()) + " stages still run after runtime::stop");
+    ex_.run();  // the completions the stop posted
+    if (completions_ != async_calls_)
+      violated(std::to_string(async_calls_) + " async triggers, " + std::to_string(completions_) +
+               " completions: each must complete exactly once");
     for (std::size_t i = 0; i < ledger_.terminates.size(); ++i) {
       const int expected = ledger_.started[i] ? 1 : 0;
       if (ledger_.terminates[i] != expected)
@@ -423,6 +510,8 @@ class session {
   mesh mesh_{rt_};
   std::vector<stage_ref> stages_;
   std::vector<subscription> subs_;
+  std::size_t async_calls_ = 0;
+  std::size_t completions_ = 0;
 };
 
 }  // namespace

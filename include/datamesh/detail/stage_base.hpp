@@ -140,6 +140,8 @@ class stage_base : public std::enable_shared_from_this<stage_base> {
   virtual bool post_message(std::any msg) = 0;
   /// API -> producer: switch demand mode (SPEC rules 48-52).
   virtual bool post_demand_mode(producer_demand mode) = 0;
+  /// API -> stage: drain (see `datamesh::drain`), behind what is queued.
+  virtual bool post_drain() = 0;
   /// API -> stage: stop with `reason`, ahead of what is queued (it overtakes queued events).
   virtual bool post_stop(exit_reason reason) = 0;
   /// As `post_stop`, but behind the messages queued now (a stream's cancels go out first).

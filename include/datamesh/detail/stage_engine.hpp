@@ -201,6 +201,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
   bool post_demand_mode(producer_demand mode) override { return push(m_demand{mode}); }
   bool post_stop_queued(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
+  bool post_drain() override { return push(m_drain{}); }
   /// A stop overtakes the messages queued before it: the stage finishes the callback it runs,
   /// then exits, and what was queued is discarded (and counted), however much it was.
   bool post_stop(exit_reason reason) override {
@@ -277,6 +278,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   struct m_stop {
     exit_reason reason;
   };
+  struct m_drain {};
   struct m_serve {  // demand the dispatcher owes for events it dropped
     std::size_t n;
   };
@@ -286,7 +288,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   };
   using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
                                m_cancel_request, m_info, m_call, m_message, m_demand, m_stop,
-                               m_serve, m_ask_request>;
+                               m_serve, m_ask_request, m_drain>;
 
   template <class M>
   bool push(M&& m) {
@@ -310,16 +312,17 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       if (!mailbox_.take(local_)) return;
       std::size_t i = 0;
       for (; i < local_.size() && !exiting_; ++i) {
-        if (mailbox_.has_urgent()) handle_urgent();
-        if (exiting_) break;
+        if (mailbox_.has_urgent()) [[unlikely]] {
+          handle_urgent();
+          if (exiting_) break;
+        }
         try {
           handle(local_[i]);
         } catch (...) {
-          // The engine's own work failed (an allocation, most likely): that is this stage's
-          // exit reason, as a callback's exception is; the process and other stages go on.
-          out_.clear();
-          begin_exit(exit_reason::from_exception(std::current_exception()));
+          engine_failed();
         }
+        if (draining_) [[unlikely]]
+          finish_drain_if_done();
       }
       if (exiting_) {
         for (; i < local_.size(); ++i) handle_dead(local_[i]);
@@ -336,8 +339,16 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     std::visit([this](auto& msg) { this->on(msg); }, m);
   }
 
+  /// The engine's own work failed (an allocation, most likely): that is this stage's exit
+  /// reason, as a callback's exception is; the process and other stages go on. Call only in a
+  /// catch block. Out of line: the message loop stays small.
+  [[gnu::noinline, gnu::cold]] void engine_failed() {
+    out_.clear();
+    begin_exit(exit_reason::from_exception(std::current_exception()));
+  }
+
   /// Handles the urgent messages (stops) that arrived while this stage went through others.
-  void handle_urgent() {
+  [[gnu::noinline]] void handle_urgent() {
     std::vector<message> urgent;
     mailbox_.take_urgent(urgent);
     for (auto& m : urgent) {
@@ -602,6 +613,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void invoke_cancel(cancel_mode mode, const cancellation& c, const subscription& sub) {
     if (!call_handle_cancel(c, sub)) return;  // handle_cancel runs first (rule 91)
     const exit_reason& reason = c.reason;
+    if (reason.is_drained()) {
+      // A drain flows down: once every producer of this stage has drained, it drains too,
+      // whatever its cancel mode (a permanent one would exit with its own buffer unsent).
+      if (producers_.empty()) start_drain();
+      return;
+    }
     const bool exits =
         mode == cancel_mode::permanent || (mode == cancel_mode::transient && !reason.is_clean());
     // A refused subscription never makes the consumer exit (rule 92, and DataMesh's refusals).
@@ -783,7 +800,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       pc_demand_ += counter;
       take_from_buffer(pc_demand_);
       take_pc_events();
-      if (callbacks_.handle_spare_demand && counter > 0 && !exiting_) {
+      if (callbacks_.handle_spare_demand && counter > 0 && !exiting_ && !draining_) {
         if (const std::size_t spare = ctl_spare_demand(); spare > 0) {
           if (guarded([&] { user_handle_demand(spare, ctx()); })) after_callback();
         }
@@ -800,7 +817,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   void serve(std::size_t counter) {
     const std::size_t rest = take_from_buffer(counter);
-    if (rest > 0 && !exiting_) call_handle_demand(rest);
+    if (rest > 0 && !exiting_ && !draining_) call_handle_demand(rest);
   }
 
   void call_handle_demand(std::size_t n) {
@@ -975,6 +992,28 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   void on(m_stop& m) { request_exit(std::move(m.reason)); }
 
+  // -- drain (datamesh::drain) ---
+
+  void on(m_drain&) { start_drain(); }
+
+  /// Takes no more input and exits, `drained`, once everything it holds has gone on: it cancels
+  /// its own subscriptions (what they had sent still arrives first), a producer stops calling
+  /// `handle_demand`, and what its buffer and dispatcher hold goes out as demand comes.
+  void start_drain() {
+    if (draining_ || exiting_) return;
+    draining_ = true;
+    for (auto& [id, p] : producers_) p.stage->post_cancel(id, exit_reason::drained(), false);
+  }
+
+  [[gnu::noinline]] void finish_drain_if_done() {
+    if (exiting_ || !producers_.empty()) return;
+    if constexpr (is_pc) {
+      if (!pc_queue_.empty()) return;
+    }
+    if (ctl_buffered() > 0) return;
+    begin_exit(exit_reason::drained());
+  }
+
   /// An exit asked from outside: a stop request, or a producer's exit by cancel mode. A
   /// supervisor first stops its children, then exits by `ctx.stop` (stage.hpp, defer_stop).
   void request_exit(exit_reason reason) {
@@ -1143,6 +1182,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   const optional_callbacks callbacks_;
   std::optional<ctx_t> ctx_;
   bool exiting_ = false;
+  bool draining_ = false;  // takes no more input; exits once it holds nothing (start_drain)
   exit_reason exit_;
   bool stop_requested_ = false;
   exit_reason requested_;

@@ -144,6 +144,17 @@ class runtime {
 /// @throws datamesh::error `no_stage` if it has already exited.
 void stop(const stage_ref& stage, exit_reason reason = exit_reason::normal());
 
+/// Drains `stage` and, after it, the stages it feeds: the way to end a pipeline without loss.
+/// Behind what is queued to it, the stage takes no more input (it cancels its own
+/// subscriptions; what they had sent still arrives; a producer's `handle_demand` is no longer
+/// called), passes on everything it holds as its consumers ask, then exits with
+/// `exit_reason::drained()` (a normal exit). Each consumer of it whose producers have all
+/// drained then does the same, whatever its cancel mode, down to the last stage: wait for that
+/// one (`wait()`) to know the pipeline is empty. A stage whose held events nobody asks for (no
+/// consumer) waits until one does, or until it is stopped. Thread-safe. Never blocks.
+/// @throws datamesh::error `no_stage`.
+void drain(const stage_ref& stage);
+
 /// Queues `msg` for the stage's `handle_info` behind the events its buffer holds now (SPEC
 /// rules 59-62). The future is ready once it is queued. Thread-safe. Never blocks.
 /// @throws datamesh::error `no_stage`.
