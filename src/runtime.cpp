@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace datamesh {
@@ -68,6 +69,13 @@ runtime::~runtime() {
   } catch (const error& e) {
     // Destroyed on one of its own threads: it cannot wait for its stages there.
     state_->write_log(log_level::error, std::string("~runtime: ") + e.what());
+  }
+  // A stage that ignored its stop (a deterministic runtime gives up waiting when nothing is left
+  // to run) is still owned here, and owns the runtime's state back: let it go with the runtime.
+  std::unordered_map<detail::stage_base*, detail::stage_ptr> left;
+  {
+    std::lock_guard lock(state_->mutex);
+    left.swap(state_->stages);
   }
 }
 

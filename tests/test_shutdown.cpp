@@ -1,6 +1,10 @@
 // runtime::stop() while stages are busy: it returns, every stage's terminate runs exactly once,
 // and nothing is left running. One test per kind of stage, each caught with work in hand.
-#include <boost/asio/io_context.hpp>
+// GCC refuses Asio's io_context under -fsanitize=thread with -Werror (its fences: -Wtsan), so
+// the one test that runs a real io_context is left out of the ThreadSanitizer build.
+#ifndef __SANITIZE_THREAD__
+#  include <boost/asio/io_context.hpp>
+#endif
 #include <doctest/doctest.h>
 
 #include <span>
@@ -207,6 +211,7 @@ TEST_CASE("F8: runtime::stop overtakes queued batches on every stage") {
   terminated_once_by_shutdown(pj);
 }
 
+#ifndef __SANITIZE_THREAD__
 TEST_CASE("F10: ~runtime on a borrowed io_context whose run() has returned runs the stops itself") {
   boost::asio::io_context io;
   journal pj, cj;
@@ -223,6 +228,7 @@ TEST_CASE("F10: ~runtime on a borrowed io_context whose run() has returned runs 
   terminated_once_by_shutdown(pj);
   terminated_once_by_shutdown(cj);
 }
+#endif
 
 namespace {
 

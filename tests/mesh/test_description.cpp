@@ -405,6 +405,7 @@ TEST_CASE("description: a described mistake the text cannot catch starts nothing
     const auto e = catch_error(
         [&] { start_mesh(m, "node a = source\nlink a -> running\nlink a -> nowhere", c); });
     CHECK(e.code == errc::unknown_node);
+    CHECK(contains(e.what, "line 3: "));
     CHECK(contains(e.what, "node nowhere is neither described nor running"));
   }
   SUBCASE("a node that already runs") {
@@ -441,7 +442,8 @@ link a -> b
 link b -> c
 )";
   const auto e = catch_error([&] { start_mesh(m, text, c); });
-  CHECK(e.code == errc::type_mismatch);
+  CHECK(e.code == errc::bad_description);  // a mistake of the text, found as it starts (F17)
+  CHECK(contains(e.what, "line 8: "));
   CHECK(contains(e.what, "node b emits"));
   CHECK(m.nodes() == std::vector<node_id>{"keeper", "keeper-sink"});
   CHECK(m.links() == links_t{{"keeper", "keeper-sink"}});
@@ -458,4 +460,42 @@ link b -> c
   f.run();
   CHECK(kept == std::vector<int>{1, 2});
   CHECK(got == std::vector<int>{2});
+}
+
+TEST_CASE("F17: mistakes found only as the text starts are bad_description naming their line") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  logic_catalog c;
+  c.add<relay>("source").add("recorder", catalog_recorder{&got});
+  struct bad_text {
+    const char* text;
+    const char* line;
+  };
+  const bad_text cases[] = {
+      {"node a = source\nlink a -> a", "line 2: "},                                  // itself
+      {"node a = source\nnode b = recorder\nlink a -> b\nlink a -> b", "line 4: "},  // twice
+      {"node a = source\nnode b = recorder\n\nlink a -> b [max_demand = 5, min_demand = 9]",
+       "line 4: "},  // options out of range
+  };
+  for (const bad_text& bad : cases) {
+    CAPTURE(bad.text);
+    const auto e = catch_error([&] { start_mesh(m, bad.text, c); });
+    CHECK(e.code == errc::bad_description);
+    CHECK(contains(e.what, bad.line));
+    CHECK(m.nodes().empty());  // all or nothing
+  }
+}
+
+TEST_CASE("F17: a node whose init throws a datamesh::error fails with start_failed") {
+  struct picky {
+    empty_state init(const node_args&) { throw error(errc::duplicate_node, "a user's own error"); }
+    empty_state process(const int&, empty_state s, node_context<int>&) { return s; }
+  };
+  fixture f;
+  mesh m(f.rt);
+  const auto e = catch_error([&] { m.start_node("p", picky{}, {}); });
+  CHECK(e.code == errc::start_failed);
+  CHECK(contains(e.what, "a user's own error"));
+  CHECK_FALSE(m.contains("p"));
 }

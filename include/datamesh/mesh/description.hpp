@@ -72,6 +72,8 @@ struct node_description {
   std::string logic;
   node_args args;
   node_options options;
+  /// The line of the text it was parsed from; 0 when it was not.
+  std::size_t line = 0;
 };
 
 /// One link of a description: `to` receives what `from` emits.
@@ -80,6 +82,8 @@ struct link_description {
   node_id from;
   node_id to;
   link_options options;
+  /// The line of the text it was parsed from; 0 when it was not.
+  std::size_t line = 0;
 };
 
 /// A whole mesh: its nodes, started in order, then its links, connected in order.
@@ -444,6 +448,7 @@ class description_reader {
       fail("node " + n.id.str() + " is described twice (first on line " +
            std::to_string(it->second) + ")");
     }
+    n.line = line_;
     desc_.nodes.push_back(std::move(n));
   }
 
@@ -454,6 +459,7 @@ class description_reader {
     next();
     l.to = read_id();
     if (at("[")) read_link_options(l.options);
+    l.line = line_;
     desc_.links.push_back(std::move(l));
   }
 
@@ -716,6 +722,17 @@ inline std::string to_text(const mesh_description& d) {
 
 namespace detail {
 
+/// The sentence `e` was made with, without the code's name `what()` appends to it.
+inline std::string what_arg(const error& e) {
+  std::string w = e.what();
+  const std::string suffix = ": " + e.code().message();
+  if (w.size() >= suffix.size() &&
+      w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    w.resize(w.size() - suffix.size());
+  }
+  return w;
+}
+
 /// Undoes a `start_mesh` that failed: removes the links it made, then stops the nodes it
 /// started, latest first. What is already gone needs no undoing, so errors are dropped.
 inline void undo_start(mesh& m, const std::vector<node_id>& started,
@@ -745,48 +762,84 @@ inline void undo_start(mesh& m, const std::vector<node_id>& started,
 ///   is neither described nor running); then what `mesh::start_node` and `mesh::connect`
 ///   throw, after the undo.
 inline void start_mesh(mesh& m, const mesh_description& d, const logic_catalog& c) {
+  auto where = [](std::size_t line) {
+    return line == 0 ? std::string() : "line " + std::to_string(line) + ": ";
+  };
   std::unordered_set<node_id> described;
   for (const auto& n : d.nodes) {
     if (!c.contains(n.logic)) {
-      throw error(errc::bad_description,
-                  "node " + n.id.str() + ": the catalog has no logic '" + n.logic + "'");
+      throw error(errc::bad_description, where(n.line) + "node " + n.id.str() +
+                                             ": the catalog has no logic '" + n.logic + "'");
     }
     if (!described.insert(n.id).second) {
-      throw error(errc::bad_description, "node " + n.id.str() + " is described twice");
+      throw error(errc::bad_description,
+                  where(n.line) + "node " + n.id.str() + " is described twice");
     }
     if (m.contains(n.id)) {
-      throw error(errc::duplicate_node, "a node " + n.id.str() + " is already running");
+      throw error(errc::duplicate_node,
+                  where(n.line) + "a node " + n.id.str() + " is already running");
     }
   }
   for (const auto& l : d.links) {
     for (const node_id* end : {&l.from, &l.to}) {
       if (!described.contains(*end) && !m.contains(*end)) {
-        throw error(errc::unknown_node, "link " + l.from.str() + " -> " + l.to.str() + ": node " +
-                                            end->str() + " is neither described nor running");
+        throw error(errc::unknown_node, where(l.line) + "link " + l.from.str() + " -> " +
+                                            l.to.str() + ": node " + end->str() +
+                                            " is neither described nor running");
       }
     }
   }
   std::vector<node_id> started;
   std::vector<const link_description*> linked;
+  // A failure names the line of the text the node or link came from, when it came from one.
+  auto at = [](std::size_t line, const error& e) {
+    return line == 0 ? e
+                     : error(static_cast<errc>(e.code().value()),
+                             "line " + std::to_string(line) + ": " + detail::what_arg(e));
+  };
+  std::size_t line = 0;
   try {
     for (const auto& n : d.nodes) {
+      line = n.line;
       c.start(m, n);
       started.push_back(n.id);
     }
     for (const auto& l : d.links) {
+      line = l.line;
       m.connect(l.from, l.to, l.options);
       linked.push_back(&l);
     }
+  } catch (const error& e) {
+    detail::undo_start(m, started, linked);
+    throw at(line, e);
   } catch (...) {
     detail::undo_start(m, started, linked);
     throw;
   }
 }
 
-/// Parses `text` (see `parse_mesh_description`) and starts it (see the overload above).
-/// @throws datamesh::error as both.
+/// Parses `text` (see `parse_mesh_description`) and starts it (see the overload above). Every
+/// mistake in the text is a `bad_description` naming its line, those found only when the mesh
+/// starts too (a link from a node to itself, the same link twice, a link across types, link
+/// options out of range). What depends on the mesh it starts in is passed on, naming the line
+/// too: `unknown_node` (a link end neither described nor running), `duplicate_node` (a described
+/// node already runs), `start_failed` (a node's `init` failed), `no_stage`, `runtime_stopped`,
+/// `would_deadlock`.
+/// @throws datamesh::error as said.
 inline void start_mesh(mesh& m, std::string_view text, const logic_catalog& c) {
-  start_mesh(m, parse_mesh_description(text), c);
+  try {
+    start_mesh(m, parse_mesh_description(text), c);
+  } catch (const error& e) {
+    switch (static_cast<errc>(e.code().value())) {
+      case errc::self_connection:
+      case errc::already_connected:
+      case errc::type_mismatch:
+      case errc::bad_options:
+        throw error(errc::bad_description, detail::what_arg(e));
+      default:
+        throw;
+    }
+  }
 }
 
 }  // namespace datamesh

@@ -273,7 +273,9 @@ class mesh {
       n->inlet->close();
       std::lock_guard lock(reg_->mutex);
       reg_->nodes.erase(id);
-      if (err.code() != errc::start_failed) throw;
+      // What the node's own code threw (a datamesh::error from `init` included) is its
+      // failure to start, not a mistake of this call; the runtime's state passes through.
+      if (err.code() == errc::runtime_stopped || err.code() == errc::would_deadlock) throw;
       throw error(errc::start_failed, "node " + id.str() + " failed to start: " + err.what());
     }
     std::lock_guard lock(reg_->mutex);
