@@ -75,13 +75,25 @@ TEST_CASE("mesh dispatcher: a node without links is given its unlinked window") 
   CHECK(r.d.link_count() == 0);
 }
 
+TEST_CASE("F5: the unlinked window ends with the first link: the node runs no further ahead") {
+  rig r;
+  CHECK(r.d.take_back() == 0);
+  r.link(1, 10);
+  CHECK(r.d.take_back() == 8);  // what the window gave and was not used is taken back
+  CHECK(r.d.take_back() == 0);
+  CHECK(r.d.waiting() == 0);
+  CHECK(r.ask(1, 3) == 3);
+  r.link(2, 20);  // a second link takes nothing back: the first one's demand was asked
+  CHECK(r.d.take_back() == 0);
+}
+
 TEST_CASE("mesh dispatcher: a broadcast reaches every link, at the pace of the slowest") {
   rig r;
   CHECK(r.link(1, 10) == 0);
   CHECK(r.link(2, 20) == 0);
-  // Both have asked nothing yet, and the window already granted covers more than either asks.
+  // The unlinked window ended with the first link: the smaller demand goes upstream.
   CHECK(r.d.ask(1, 5) == 0);
-  CHECK(r.d.ask(2, 3) == 0);
+  CHECK(r.d.ask(2, 3) == 3);
   CHECK(r.dispatch({r.make(1), r.make(2), r.make(3), r.make(4)}) == 1);
   CHECK(r.got[1] == std::vector<int>{1, 2, 3});
   CHECK(r.got[2] == std::vector<int>{1, 2, 3});
@@ -253,4 +265,85 @@ TEST_CASE(
   CHECK(r.d.demand_of(10) == 2);
   // The window granted at start (8) was taken by the 9 events: the 2 left are new demand.
   CHECK(up == 2);
+}
+
+TEST_CASE("F5: a link whose receiver is away keeps its place: events wait for it, none is lost") {
+  rig r;
+  r.link(1, 10);
+  r.link(2, 20);
+  r.ask(1, 4);
+  r.ask(2, 4);
+  CHECK(r.dispatch({r.make(1), r.make(2)}) == 0);
+  // Link 2's receiver restarts: its node's stage marks it away before the cancel reaches here.
+  r.targets->away.push_back(20);
+  r.upstream = 0;
+  CHECK(r.d.cancel(
+            2, [&](subscription_id id, std::vector<int>&& b) { r.record(id, std::move(b)); }) == 0);
+  CHECK(r.d.away() == 1);
+  CHECK(r.d.link_count() == 2);
+  // The node runs at the pace of the place kept: no unlinked window, no demand upstream.
+  CHECK(r.dispatch({r.make(3), r.make(4, 20), r.make(5)}) == 3);
+  CHECK(r.got[1] == std::vector<int>{1, 2});
+  CHECK(r.upstream == 0);
+  // Back under a new subscription with the same key: what was held for it arrives, in order.
+  CHECK(r.link(3, 20) == 0);
+  CHECK(r.d.away() == 0);
+  CHECK(r.targets->away.empty());
+  r.ask(3, 4);
+  CHECK(r.got[3] == std::vector<int>{3, 4, 5});
+  CHECK(r.got[1] == std::vector<int>{1, 2, 3, 5});
+  CHECK(r.d.queued() == 0);
+  CHECK(r.d.dropped() == 0);
+}
+
+TEST_CASE(
+    "F5: a withdrawn place releases what it held: the others get theirs, its own is counted") {
+  rig r;
+  r.link(1, 10);
+  r.link(2, 20);
+  r.ask(1, 8);
+  r.targets->away.push_back(20);
+  auto send = [&](subscription_id id, std::vector<int>&& b) { r.record(id, std::move(b)); };
+  CHECK(r.d.cancel(2, send) == 0);
+  CHECK(r.dispatch({r.make(1), r.make(2, 20), r.make(3)}) == 3);
+  std::any other = std::string("not a note");
+  CHECK(r.d.note(other, send) == 0);  // anything else is not for it
+  CHECK(r.d.away() == 1);
+  std::any note = link_withdrawn{20};
+  r.upstream = 0;
+  const std::size_t up = r.d.note(note, send);
+  CHECK(r.d.away() == 0);
+  CHECK(r.targets->withdrawn);
+  CHECK(r.targets->away.empty());
+  CHECK(r.got[1] == std::vector<int>{1, 3});
+  CHECK(r.d.dropped() == 1);  // the send to the link withdrawn
+  CHECK(r.d.queued() == 0);
+  // Link 1 alone bounds the node again: its demand left (6) goes upstream.
+  CHECK(r.d.waiting() == 6);
+  CHECK(up == 6);
+  CHECK(r.d.note(note, send) == 0);  // a second note finds no place: nothing happens
+}
+
+TEST_CASE("F5: a cancel whose receiver will not come back removes the link as before") {
+  rig r;
+  r.link(1, 10);
+  r.ask(1, 2);
+  r.targets->away.push_back(99);  // another key's receiver is away, not this one
+  auto send = [&](subscription_id id, std::vector<int>&& b) { r.record(id, std::move(b)); };
+  r.d.cancel(1, send);
+  CHECK(r.d.link_count() == 0);
+  CHECK(r.d.away() == 0);
+}
+
+TEST_CASE("F5: a restarted node starts with the places of its links kept, and no window") {
+  auto targets = std::make_shared<mesh_targets>();
+  mesh_dispatcher<int> d(mesh_dispatcher<int>::options{targets, 8, {10, 20}});
+  CHECK(d.initial_demand() == 0);
+  CHECK(d.away() == 2);
+  CHECK(targets->away == std::vector<std::uint32_t>{10, 20});
+  d.subscribe(1, subscribe_options{.dispatch = mesh_link<int>{10, {}}});
+  CHECK(d.ask(1, 5) == 0);  // link 20 is not back yet
+  d.subscribe(2, subscribe_options{.dispatch = mesh_link<int>{20, {}}});
+  CHECK(d.ask(2, 3) == 3);  // both back: the smaller demand goes upstream
+  CHECK(d.away() == 0);
 }

@@ -70,18 +70,30 @@ TEST_CASE("snapshot: events in and out per node and per link, and the links' pen
   CHECK(s.link("sink", "source") == nullptr);
 }
 
+namespace {
+/// Broadcasts each datum ten times.
+struct tenfold {
+  empty_state init(const node_args&) { return {}; }
+  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+    for (int i = 0; i < 10; ++i) ctx.broadcast(x);
+    return s;
+  }
+};
+}  // namespace
+
 TEST_CASE("snapshot: events a slow link holds back show as held and buffered") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("source", relay{}, {});
+  m.start_node("source", tenfold{}, {});
   m.start_node("sink", recorder{}, &got);
   m.connect("source", "sink", {.max_demand = 10, .min_demand = 0});
-  std::vector<int> data(100);
-  for (int i = 0; i < 100; ++i) data[i] = i;
+  std::vector<int> data(10);
+  for (int i = 0; i < 10; ++i) data[i] = i;
   m.trigger_all<int>("source", data);
-  // Step until the source has processed the 100; the sink has asked for only 10.
-  REQUIRE(f.ex.run_until([&] { return m.figures("source").in == 100; }));
+  // Step until the source has processed the 10 the link asked for, making 100 events; the
+  // sink has asked for only 10 of them.
+  REQUIRE(f.ex.run_until([&] { return m.figures("source").in == 10; }));
   auto s = m.snapshot();
   const link_snapshot* l = s.link("source", "sink");
   REQUIRE(l);

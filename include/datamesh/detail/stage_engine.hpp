@@ -199,6 +199,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     return push(m_call{std::move(request), std::move(reply)});
   }
   bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
+  bool post_dispatcher_note(std::any note) override { return push(m_note{std::move(note)}); }
   bool post_demand_mode(producer_demand mode) override { return push(m_demand{mode}); }
   bool post_stop_queued(exit_reason reason) override { return push(m_stop{std::move(reason)}); }
   bool post_drain() override { return push(m_drain{}); }
@@ -272,6 +273,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   struct m_message {
     std::any msg;
   };
+  struct m_note {
+    std::any note;
+  };
   struct m_demand {
     producer_demand mode;
   };
@@ -288,7 +292,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   };
   using message = std::variant<m_events, m_ask, m_subscribe_to, m_subscribe, m_cancel, m_cancelled,
                                m_cancel_request, m_info, m_call, m_message, m_demand, m_stop,
-                               m_serve, m_ask_request, m_drain>;
+                               m_serve, m_ask_request, m_drain, m_note>;
 
   template <class M>
   bool push(M&& m) {
@@ -548,7 +552,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       const subscription& sub = e.sub;
       const std::size_t excess = e.demand->split(
           events.size(), [&](std::size_t offset, std::size_t size, std::size_t ask) {
-            if (exiting_) return;
+            if (exiting_) {
+              lose(size);  // the batches after the one that stopped the stage: counted
+              return;
+            }
             if (!call_handle_events(std::span<const in_t>(events.data() + offset, size), sub)) {
               return;
             }
@@ -732,6 +739,17 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
+  /// Whether the dispatcher keeps places for consumers that are away and will subscribe again
+  /// (`dispatcher_.away()`, optional): it then takes events even while no consumer is
+  /// subscribed, and holds them for those places, instead of the buffer.
+  bool keeps_places() const noexcept {
+    if constexpr (requires(const dispatcher_t& d) { d.away(); }) {
+      return dispatcher_.away() > 0;
+    } else {
+      return false;
+    }
+  }
+
   /// Sends a batch to a subscriber, if it is still subscribed.
   auto send_fn() {
     return [this](subscription_id id, std::vector<out_t>&& batch) {
@@ -756,6 +774,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         dispatcher_.drain([this](subscription_id id, std::size_t n) { post_ask(id, n, this); },
                           [this](std::any&& msg) { deliver_info(msg); },
                           [this](std::size_t n) { push(m_serve{n}); });
+      }
+      if constexpr (is_pc && requires { dispatcher_.take_back(); }) {
+        // Demand the dispatcher gave and withdraws (a mesh node's unlinked window, once it
+        // has a link): the stage emits no more than its consumers now allow.
+        const std::size_t back = dispatcher_.take_back();
+        pc_demand_ -= back < pc_demand_ ? back : pc_demand_;
       }
       publish_buffered();
     }
@@ -862,12 +886,13 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void dispatch_events(std::vector<out_t>& events, bool from_buffer = false) {
     if constexpr (is_producer) {
       if (events.empty()) return;
-      if (from_buffer && (accumulating() || consumers_.empty())) {
+      const bool nobody = consumers_.empty() && !keeps_places();
+      if (from_buffer && (accumulating() || nobody)) {
         buffer_.restore_front(events);
         publish_buffered();
         return;
       }
-      if (accumulating() || consumers_.empty() || (!from_buffer && !buffer_.empty())) {
+      if (accumulating() || nobody || (!from_buffer && !buffer_.empty())) {
         buffer_events(events);
         return;
       }
@@ -951,6 +976,16 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
 
   void on(m_message& m) { deliver_info(m.msg); }
+
+  /// A note for the dispatcher (`dispatcher_.note(note, send)`, optional): what it releases is
+  /// sent and the demand it frees served, as after a cancel.
+  void on(m_note& m) {
+    if constexpr (is_producer && requires { dispatcher_.note(m.note, send_fn()); }) {
+      if (exiting_) return;
+      dispatcher_result(dispatcher_.note(m.note, send_fn()));
+      drain_dispatcher();
+    }
+  }
 
   // -- calls (rules 10, 11) ---
 

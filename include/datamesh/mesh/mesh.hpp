@@ -104,6 +104,7 @@ inline void stop_if_running(const stage_ref& s, exit_reason reason) {
 struct mesh_node {
   node_id id;
   std::uint32_t key = 0;  // its link key in its senders' dispatchers
+  restart_type restart = restart_type::temporary;
   std::type_index input = typeid(void);
   std::type_index output = typeid(void);
   std::shared_ptr<inlet_base> inlet;  // a detail::inlet_queue<In>
@@ -159,27 +160,69 @@ struct mesh_registry {
                          .min_demand = le.opts.min_demand,
                          .cancel = cancel_mode::temporary,
                          .dispatch = from.make_link(to.key, le.opts.select, from.id, le.gauge),
-                         .extra = link_note{to.id, std::move(linked), std::move(gate)}};
+                         .extra = link_note{to.id, std::move(linked), std::move(gate), to.restart}};
     return detail::subscribe(to.stage, from.stage, std::move(so));
+  }
+
+  /// The link `k` will not be made again: its sender keeps no place for it from now on, and
+  /// releases one it kept (its receiver was away). Call with `mutex` held.
+  void withdraw(const std::pair<node_id, node_id>& k, const mesh_link_entry& le) {
+    le.gauge->withdrawn.store(true, std::memory_order_seq_cst);
+    auto f = nodes.find(k.first);
+    auto t = nodes.find(k.second);
+    if (f == nodes.end() || t == nodes.end() || !f->second->stage) return;
+    f->second->stage.core_ptr()->post_dispatcher_note(std::any(link_withdrawn{t->second->key}));
+  }
+
+  /// Withdraws every link to `to`, which will not come back. Call with `mutex` held.
+  void withdraw_links_to(const node_id& to) {
+    for (const auto& [k, le] : links) {
+      if (k.second == to) withdraw(k, le);
+    }
+  }
+
+  /// The keys of the links from `n`: their places are kept in a restarted sender until its
+  /// receivers subscribe again. Call with `mutex` held.
+  std::vector<std::uint32_t> link_keys_from(const mesh_node& n) const {
+    std::vector<std::uint32_t> keys;
+    for (const auto& [k, le] : links) {
+      if (k.first != n.id) continue;
+      if (auto t = nodes.find(k.second); t != nodes.end()) keys.push_back(t->second->key);
+    }
+    return keys;
   }
 
   /// Makes again every link of `n`, which has just restarted, whose other end runs (one that
   /// is restarting too relinks when it is back); runs `linked` once `n` has its outgoing links
-  /// back, or they cannot come. Call with `mutex` held.
-  void relink(const mesh_node& n, std::function<void()> linked) {
+  /// back, or they cannot come. `kept`: the links whose places `n`'s new stage started with;
+  /// those that will not be made again are withdrawn. Call with `mutex` held.
+  void relink(const mesh_node& n, const std::vector<std::uint32_t>& kept,
+              std::function<void()> linked) {
     auto gate = std::make_shared<link_gate>(std::move(linked));
+    std::vector<std::uint32_t> waited;  // kept places whose receivers are back or will be
     for (auto& [k, le] : links) {
       if (k.first != n.id && k.second != n.id) continue;
       auto f = nodes.find(k.first);
       auto t = nodes.find(k.second);
       if (f == nodes.end() || t == nodes.end()) continue;
-      if (!f->second->stage.alive() || !t->second->stage.alive()) continue;
       const bool outgoing = k.first == n.id;
+      const mesh_node& to = *t->second;
+      if (outgoing && !to.gone.load(std::memory_order_acquire) &&
+          !le.gauge->withdrawn.load(std::memory_order_seq_cst)) {
+        waited.push_back(to.key);  // back now, or when its own restart relinks
+      }
+      if (!f->second->stage.alive() || !to.stage.alive()) continue;
       if (outgoing) gate->expect();
       try {
-        le.sub = link(*f->second, *t->second, le, nullptr, outgoing ? gate : nullptr);
+        le.sub = link(*f->second, to, le, nullptr, outgoing ? gate : nullptr);
       } catch (const error&) {  // an end stopped meanwhile: its own exit settles the link
         if (outgoing) gate->arrive();
+        std::erase(waited, to.key);
+      }
+    }
+    for (const std::uint32_t key : kept) {
+      if (std::find(waited.begin(), waited.end(), key) == waited.end()) {
+        n.stage.core_ptr()->post_dispatcher_note(std::any(link_withdrawn{key}));
       }
     }
     gate->arrive();
@@ -231,6 +274,7 @@ class mesh {
     n->input = typeid(in_t);
     n->output = typeid(wire);
     n->counters = std::make_shared<detail::node_counters>();
+    n->restart = opts.restart;
     n->make_link = [](std::uint32_t key, const std::any& select, const node_id& from,
                       std::shared_ptr<link_gauge> gauge) {
       mesh_link<wire> l{key, {}, std::move(gauge)};
@@ -344,6 +388,7 @@ class mesh {
                   "node " + from.str() + " is not connected to node " + to.str());
     }
     const subscription sub = it->second.sub;
+    reg_->withdraw(it->first, it->second);  // a place its sender keeps goes too
     reg_->links.erase(it);
     lock.unlock();
     // Ready at once when the receiver has stopped: its links went with it.
@@ -524,11 +569,12 @@ class mesh {
     std::uint64_t out = 0;
     std::uint64_t unlinked = 0;  // broadcasts made while no node was connected
     std::uint64_t restarts = 0;  // times its supervisor restarted it
+    std::uint64_t dropped = 0;   // lost, over all its stages (node_snapshot::dropped)
   };
   /// @throws datamesh::error `unknown_node`.
   node_figures figures(const node_id& id) const {
     std::lock_guard lock(reg_->mutex);
-    return figures_of(*find(id)->counters);
+    return figures_of(*find(id));
   }
 
   /// Every node's and link's figures now (see mesh/snapshot.hpp).
@@ -546,11 +592,11 @@ class mesh {
                               le.gauge->held.load(std::memory_order_relaxed)});
       }
       for (const auto& n : live) {
-        const node_figures f = figures_of(*n->counters);
+        const node_figures f = figures_of(*n);
         node_snapshot row{n->id,      n->stage.alive(), n->supervisor.has_value(), f.in, f.out,
                           f.unlinked, f.restarts};
         row.buffered = n->stage.alive() ? n->stage.core_ptr()->buffered_estimate() : 0;
-        row.dropped = n->stage ? n->stage.core_ptr()->dropped_estimate() : 0;
+        row.dropped = f.dropped;
         snap.nodes.push_back(std::move(row));
       }
     }
@@ -573,21 +619,31 @@ class mesh {
  private:
   using node_ptr = std::shared_ptr<detail::mesh_node>;
 
-  static node_figures figures_of(const detail::node_counters& c) {
-    return {c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
-            c.unlinked.load(std::memory_order_relaxed), c.restarts.load(std::memory_order_relaxed)};
+  // Call with the registry's mutex held (it guards `n.stage`).
+  static node_figures figures_of(const detail::mesh_node& n) {
+    const detail::node_counters& c = *n.counters;
+    node_figures f{c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
+                   c.unlinked.load(std::memory_order_relaxed),
+                   c.restarts.load(std::memory_order_relaxed),
+                   c.dropped_before.load(std::memory_order_relaxed)};
+    // The running stage's own count; an exited one's is in dropped_before once its exit
+    // callback ran.
+    if (n.stage.alive()) f.dropped += n.stage.core_ptr()->dropped_estimate();
+    return f;
   }
 
   // Starts a stage running `logic` for node `n`; it takes from the inlet once attached to it.
   template <class L>
   static stage_ref launch(runtime& rt, const detail::mesh_node& n, const L& logic,
-                          const typename node_traits<L>::args_type& args, std::size_t inlet_take) {
+                          const typename node_traits<L>::args_type& args, std::size_t inlet_take,
+                          std::vector<std::uint32_t> kept = {}) {
     using traits = node_traits<L>;
     using wire = detail::wire_t<typename traits::output_type>;
     // Where the node's stage notes its sends for its dispatcher.
     auto targets = std::make_shared<mesh_targets>();
     stage_options so;
-    so.dispatcher_options = typename mesh_dispatcher<wire>::options{targets};
+    so.dispatcher_options =
+        typename mesh_dispatcher<wire>::options{.targets = targets, .away = std::move(kept)};
     return rt.start<detail::node_stage<L>>(so, n.id, logic, args, targets, n.counters,
                                            inlet_of(n.inlet, std::type_identity<L>{}), inlet_take);
   }
@@ -613,8 +669,20 @@ class mesh {
       auto r = reg.lock();
       auto n = w.lock();
       if (!r || !n) throw error(errc::no_stage, "the mesh is gone");
-      stage_ref s = launch(*rt, *n, logic, args, demand);
-      s.on_exit([n, type](const exit_reason& why) {
+      // A restart starts with the places of its links kept, so it runs no further ahead of
+      // them than they let it: its unlinked window does not apply.
+      std::vector<std::uint32_t> kept;
+      {
+        std::lock_guard lock(r->mutex);
+        if (n->stage) kept = r->link_keys_from(*n);
+      }
+      stage_ref s = launch(*rt, *n, logic, args, demand, kept);
+      s.on_exit([n, type, w = std::weak_ptr(s.core_ptr())](const exit_reason& why) {
+        // What this incarnation lost stays counted in the node's figures.
+        if (auto core = w.lock()) {
+          n->counters->dropped_before.fetch_add(core->dropped_estimate(),
+                                                std::memory_order_relaxed);
+        }
         if (!should_restart(type, why)) n->finish();  // else the supervisor restarts it
       });
       std::lock_guard lock(r->mutex);
@@ -628,13 +696,22 @@ class mesh {
       n->counters->restarts.fetch_add(1, std::memory_order_relaxed);
       // Once its links are back: what waits in the inlet goes to them, not to none.
       // (The stage is held weakly: a note may wait in its own mailbox.)
-      r->relink(*n, [inlet = n->inlet, w = std::weak_ptr(s.core_ptr())] {
+      r->relink(*n, kept, [inlet = n->inlet, w = std::weak_ptr(s.core_ptr())] {
         if (auto p = w.lock()) inlet->attach(stage_ref(std::move(p)));
       });
       return s;
     };
-    // Given up (too many restarts) or stopped: the node is gone.
-    n->supervisor->on_exit([n](const exit_reason&) { n->finish(); });
+    // Given up (too many restarts) or stopped: the node is gone, and its senders keep no place
+    // for it any more.
+    n->supervisor->on_exit([n, reg = std::weak_ptr(reg_)](const exit_reason&) {
+      n->finish();
+      if (auto r = reg.lock()) {
+        std::lock_guard lock(r->mutex);
+        if (auto it = r->nodes.find(n->id); it != r->nodes.end() && it->second == n) {
+          r->withdraw_links_to(n->id);
+        }
+      }
+    });
     auto child = n->supervisor->start_child(
         stage_spec(std::move(start)).restart(type).shutdown(opts.shutdown).name(n->id.str()));
     try {
@@ -678,6 +755,7 @@ class mesh {
 
   // Call with the registry's mutex held: drops node `id` and its links.
   void forget(const node_id& id) {
+    reg_->withdraw_links_to(id);
     reg_->nodes.erase(id);
     std::erase_if(reg_->links,
                   [&](const auto& kv) { return kv.first.first == id || kv.first.second == id; });

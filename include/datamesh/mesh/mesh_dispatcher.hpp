@@ -16,6 +16,15 @@
 /// without links is given `unlinked_window` events of demand, so that it keeps processing what it
 /// receives (its broadcasts go nowhere).
 ///
+/// A link whose receiver restarts keeps its place: the node's stage marks it away when its
+/// cancel comes (mesh_targets::away), and the dispatcher keeps the slot, parked, without demand.
+/// Events for it are held as for any link without demand, so the node runs at the pace of its
+/// restarting link (its unlinked window does not apply) and the receiver, once back, subscribes
+/// again with the same key and gets what was held for it. A restarted node starts with its
+/// links parked (`options::away`) for the same reason. A note `link_withdrawn{key}` (the
+/// receiver will not come back, or the link was removed) releases the place: what was held
+/// for it alone is dropped, and counted.
+///
 /// A link made after an event was made never receives it: the dispatcher numbers the events it
 /// takes, a link records the count when it was made, and events numbered before it skip that
 /// link. (A node's events reach the dispatcher in the callback that made them, before any new
@@ -52,6 +61,23 @@ struct mesh_targets {
   /// The target of a broadcast; never a link's key.
   static constexpr std::uint32_t everyone = 0;
   std::vector<std::pair<std::size_t, std::uint32_t>> sends;
+  /// The keys of links whose receivers are away (restarting): the node's stage adds one when
+  /// such a link's cancel comes, before its dispatcher sees the cancel; the dispatcher removes
+  /// it when the receiver is back or the place is withdrawn.
+  std::vector<std::uint32_t> away;
+  /// Set by the dispatcher when it withdrew a place; the node's stage then forgets the link.
+  bool withdrawn = false;
+
+  bool is_away(std::uint32_t key) const noexcept {
+    return std::find(away.begin(), away.end(), key) != away.end();
+  }
+  void back(std::uint32_t key) { std::erase(away, key); }
+};
+
+/// A note for a node's dispatcher (through `post_dispatcher_note`): the receiver of link `key`
+/// will not come back (it was given up or stopped), or the link was removed.
+struct link_withdrawn {
+  std::uint32_t key = 0;
 };
 
 /// One link's figures, written by the sending node's dispatcher, read by anyone (relaxed: a
@@ -61,6 +87,9 @@ struct link_gauge {
   std::atomic<std::uint64_t> events{0};  // events sent on the link
   std::atomic<std::size_t> demand{0};    // asked for by the receiver, not yet sent
   std::atomic<std::size_t> held{0};      // events the sender holds that this link will receive
+  /// Set by the mesh once the link is removed or its receiver given up: from then on its sender
+  /// keeps no place for it when it is cancelled (a note releases one kept before).
+  std::atomic<bool> withdrawn{false};
 };
 
 /// What one link tells the sending node's dispatcher.
@@ -81,6 +110,9 @@ class mesh_dispatcher {
     std::shared_ptr<mesh_targets> targets{};
     /// The demand given to a node while it has no link.
     std::size_t unlinked_window = 1000;
+    /// Links whose receivers will subscribe again (a restarted node's): their places are kept
+    /// from the start, so the node does not run ahead of them.
+    std::vector<std::uint32_t> away{};
   };
 
   mesh_dispatcher() : mesh_dispatcher(options{}) {}
@@ -89,31 +121,51 @@ class mesh_dispatcher {
     if (opts_.unlinked_window == 0) {
       throw error(errc::bad_options, "the mesh dispatcher's unlinked_window must be at least 1");
     }
+    for (const std::uint32_t key : opts_.away) {
+      if (key == everyone || opts_.targets->is_away(key)) continue;
+      slots_.push_back(slot{parked, key, {}, 0, 0, 0, {}, {}});
+      opts_.targets->away.push_back(key);
+    }
   }
 
   void set_logger(log_function) {}
 
-  /// The demand a producer_consumer starts with: the unlinked window.
-  std::size_t initial_demand() {
-    waiting_ = opts_.unlinked_window;
-    return waiting_;
-  }
+  /// The demand a producer_consumer starts with: the unlinked window, or none while places
+  /// are kept.
+  std::size_t initial_demand() { return top_up(); }
 
   /// Throws `bad_options` unless `opts.dispatch` holds a `mesh_link<T>`. Thread-safe.
   void check_subscribe(const subscribe_options& opts) const { (void)link_of(opts); }
 
-  /// Adds a link with no demand yet; a key already linked is refused.
+  /// Adds a link with no demand yet; a key already linked is refused. A key whose place is
+  /// kept (its receiver restarted) takes its place back, with what was held for it.
   std::size_t subscribe(subscription_id id, const subscribe_options& opts) {
     const mesh_link<T>& l = link_of(opts);
-    for (const auto& s : slots_) {
-      if (s.key == l.key) {
+    for (auto& s : slots_) {
+      if (s.key != l.key) continue;
+      if (s.id != parked) {
         throw error(errc::subscription_refused, "this node is already linked to that node");
       }
+      s.id = id;
+      s.select = l.select;
+      if (l.gauge) s.gauge = l.gauge;
+      opts_.targets->back(s.key);
+      publish(s);
+      return 0;
+    }
+    if (slots_.empty()) {
+      // The unlinked window ends with the first link: the node emits no more than its links
+      // ask for, so it never runs ahead of them (what it would hold, a crash would lose).
+      taken_back_ += std::exchange(waiting_, 0);
     }
     slots_.push_back(slot{id, l.key, l.select, made(), 0, 0, {}, l.gauge});
     publish(slots_.back());
     return 0;
   }
+
+  /// Demand given upstream that the node must not use any more (the unlinked window, once a
+  /// link exists); the producer_consumer takes it off its downstream demand.
+  std::size_t take_back() noexcept { return std::exchange(taken_back_, 0); }
 
   /// Removes a link; the demand it held no longer limits the others. The last one leaving gives
   /// the node its unlinked window back. Held events wait for the next call that can send.
@@ -202,6 +254,30 @@ class mesh_dispatcher {
     }
   }
 
+  /// Handles a `link_withdrawn` note: the place of that link is released (see the file
+  /// comment); what it frees is sent, and the demand to pass upstream returned.
+  template <class Send>
+  std::size_t note(std::any& n, Send&& send) {
+    const auto* w = std::any_cast<link_withdrawn>(&n);
+    if (w == nullptr) return 0;
+    const auto it = std::find_if(slots_.begin(), slots_.end(),
+                                 [&](const slot& s) { return s.id == parked && s.key == w->key; });
+    if (it == slots_.end()) return 0;  // back already, or never kept
+    opts_.targets->back(w->key);
+    opts_.targets->withdrawn = true;
+    slots_.erase(it);
+    flush(send);
+    for (const auto& s : slots_) publish(s);
+    return top_up();
+  }
+
+  /// Links whose places are kept while their receivers are away.
+  std::size_t away() const noexcept {
+    std::size_t n = 0;
+    for (const auto& s : slots_) n += s.id == parked ? 1 : 0;
+    return n;
+  }
+
   /// Events held for a link without demand.
   std::size_t queued() const noexcept { return held_.size(); }
 
@@ -220,6 +296,9 @@ class mesh_dispatcher {
   }
 
  private:
+  // The id of a kept place: no subscription has it (ids start at 1).
+  static constexpr subscription_id parked = 0;
+
   struct slot {
     subscription_id id;
     std::uint32_t key;
@@ -298,7 +377,18 @@ class mesh_dispatcher {
 
   template <class Send>
   std::size_t cancel_impl(subscription_id id, Send& send, bool can_send) {
-    std::erase_if(slots_, [id](const slot& s) { return s.id == id; });
+    const auto it =
+        std::find_if(slots_.begin(), slots_.end(), [id](const slot& s) { return s.id == id; });
+    if (it == slots_.end()) return 0;
+    if (opts_.targets->is_away(it->key)) {
+      // Its receiver restarts: keep the place, parked, without demand.
+      it->id = parked;
+      it->demand = 0;
+      it->batch.clear();
+      publish(*it);
+      return 0;
+    }
+    slots_.erase(it);
     if (can_send) {
       flush(send);
       for (const auto& s : slots_) publish(s);
@@ -404,8 +494,9 @@ class mesh_dispatcher {
 
   options opts_;
   std::vector<slot> slots_;
-  std::size_t waiting_ = 0;  // demand passed upstream, not yet dispatched
-  std::size_t owed_ = 0;     // demand to pass upstream after a dispatch, handed over by `drain`
+  std::size_t waiting_ = 0;     // demand passed upstream, not yet dispatched
+  std::size_t owed_ = 0;        // demand to pass upstream after a dispatch, handed over by `drain`
+  std::size_t taken_back_ = 0;  // demand withdrawn, handed over by `take_back`
   std::uint64_t dropped_ = 0;
   std::deque<held_event> held_;  // from the first event a target without demand holds back
   std::uint64_t popped_ = 0;     // events that ever left held_: info positions are absolute

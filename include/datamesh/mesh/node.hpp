@@ -32,7 +32,9 @@
 #include <datamesh/mesh/node_id.hpp>
 #include <datamesh/reason.hpp>
 #include <datamesh/stage.hpp>
+#include <datamesh/supervisor/restart.hpp>
 
+#include <algorithm>
 #include <any>
 #include <atomic>
 #include <cstdint>
@@ -65,6 +67,9 @@ struct node_counters {
   std::atomic<std::uint64_t> out{0};       // data broadcast or sent
   std::atomic<std::uint64_t> unlinked{0};  // broadcasts made while no node was connected
   std::atomic<std::uint64_t> restarts{0};  // written by the node's supervisor
+  /// Events lost by the node's stages that have exited (a restarted node's earlier ones): what
+  /// each counted (estimate_dropped_count), added as it exits.
+  std::atomic<std::uint64_t> dropped_before{0};
 };
 
 /// Runs its action once every link it was given has reached its sending node, or once none of
@@ -95,12 +100,14 @@ class link_gate {
 };
 
 /// What a link's subscription tells its sending node: the receiving node's id, a promise kept
-/// once the sender has the link (so `mesh::connect` returns only then), and the gate a
-/// restarted sender waits at.
+/// once the sender has the link (so `mesh::connect` returns only then), the gate a
+/// restarted sender waits at, and how the receiver is restarted (whether its link's place is
+/// kept when it exits).
 struct link_note {
   node_id target;
   std::shared_ptr<std::promise<void>> linked;
   std::shared_ptr<link_gate> gate;
+  restart_type restart = restart_type::temporary;
 };
 
 /// The node's side of its links: which node each outgoing link reaches. Stage-owned.
@@ -108,6 +115,17 @@ struct node_link {
   subscription_id sub;
   std::uint32_t key;
   node_id target;
+  restart_type restart = restart_type::temporary;  // the receiver's
+  std::shared_ptr<link_gauge> gauge;
+  bool away = false;  // its receiver restarts: the place is kept (mesh_dispatcher.hpp)
+
+  /// Whether a cancel for `why` leaves this link's receiver to come back: it exited and its
+  /// supervisor restarts it, and the link was not withdrawn.
+  bool comes_back(const cancellation& why) const {
+    return why.kind == cancel_kind::down && restart != restart_type::temporary &&
+           should_restart(restart, why.reason) &&
+           !(gauge && gauge->withdrawn.load(std::memory_order_seq_cst));
+  }
 };
 
 template <class T>
@@ -307,13 +325,32 @@ class node_stage final {
     const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
     const auto* note = std::any_cast<link_note>(&opts.extra);
     if (l == nullptr) return;
-    box_.links.push_back({sub.id(), l->key, note ? note->target : node_id()});
+    node_link link{sub.id(), l->key, note ? note->target : node_id(),
+                   note ? note->restart : restart_type::temporary, l->gauge};
+    auto kept = std::find_if(box_.links.begin(), box_.links.end(),
+                             [&](const node_link& k) { return k.away && k.key == l->key; });
+    if (kept != box_.links.end()) {
+      *kept = std::move(link);  // back from a restart, in the place kept for it
+    } else {
+      box_.links.push_back(std::move(link));
+    }
     if (note && note->linked) note->linked->set_value();
     if (note && note->gate) note->gate->arrive();
   }
 
-  void handle_cancel(const cancellation&, const subscription& sub, context<wire>&) {
-    std::erase_if(box_.links, [&](const node_link& l) { return l.sub == sub.id(); });
+  /// A link whose receiver comes back keeps its place (marked away, for the dispatcher, which
+  /// sees the cancel next); any other is forgotten.
+  void handle_cancel(const cancellation& why, const subscription& sub, context<wire>&) {
+    auto it = std::find_if(box_.links.begin(), box_.links.end(),
+                           [&](const node_link& l) { return l.sub == sub.id(); });
+    if (it == box_.links.end()) return;
+    if (it->comes_back(why)) {
+      it->away = true;
+      it->sub = 0;
+      box_.targets->away.push_back(it->key);
+    } else {
+      box_.links.erase(it);
+    }
   }
 
  private:
@@ -344,6 +381,7 @@ class node_stage final {
 
   void run(std::span<const in_t> in, context<wire>& ctx) {
     box_.ctx = &ctx;
+    if (box_.targets->withdrawn) forget_withdrawn();
     const std::size_t before = ctx.pushed();
     // Room for one datum out per datum in, the usual shape (a relay, a map), grown as needed.
     if constexpr (!std::is_void_v<out_t>) {
@@ -375,6 +413,8 @@ class node_stage final {
       }
     }
     state_ = std::move(state);
+    // Data after the one that stopped the node are never processed: lost, and counted.
+    if (done < in.size()) context_access::lose(ctx, in.size() - done);
     counters_->in.fetch_add(done, std::memory_order_relaxed);
     counters_->out.fetch_add(ctx.pushed() - before, std::memory_order_relaxed);
     if (box_.unlinked > 0) {
@@ -382,6 +422,13 @@ class node_stage final {
       context_access::lose(ctx, box_.unlinked);
       counters_->unlinked.fetch_add(std::exchange(box_.unlinked, 0), std::memory_order_relaxed);
     }
+  }
+
+  // Forgets the links whose places the dispatcher withdrew.
+  void forget_withdrawn() {
+    box_.targets->withdrawn = false;
+    std::erase_if(box_.links,
+                  [&](const node_link& l) { return l.away && !box_.targets->is_away(l.key); });
   }
 
   L logic_;

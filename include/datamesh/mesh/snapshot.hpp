@@ -33,9 +33,10 @@ struct node_snapshot {
   std::size_t inlet_depth = 0;
   /// Data the node made that wait for a connected node's demand.
   std::size_t buffered = 0;
-  /// Data its current stage lost (its stage's `estimate_dropped_count`): broadcasts no link
-  /// took (`unlinked` among them), sends to a link gone meanwhile, and what it held or had
-  /// queued when a stage of it exited.
+  /// Data it lost, over all its stages (each one's `estimate_dropped_count`; a supervised
+  /// node's earlier stages included): broadcasts no link took (`unlinked` among them), sends to
+  /// a link gone meanwhile, what it held or had queued when a stage of it exited, and the data
+  /// after the one that stopped it (by an exception or a returned reason).
   std::uint64_t dropped = 0;
   /// Demand its connected nodes have asked for and it has not yet met (its links' sum).
   std::size_t pending_demand = 0;
