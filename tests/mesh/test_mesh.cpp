@@ -616,6 +616,30 @@ TEST_CASE("mesh: trigger_all throws would_deadlock when nothing can ever take th
   CHECK(m.try_trigger_data("stuck", 10) == trigger_status::full);
 }
 
+TEST_CASE(
+    "every loss is counted: data left in a stopped node's inlet are discarded, counted, "
+    "logged") {
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("stuck", relay{}, {}, {.inlet_capacity = 10});
+  m.start_node("other", relay{}, {});
+  auto never = f.rt.start<stalled>();
+  datamesh::subscribe(never, m.stage_of("stuck"),
+                      {.demand = demand_mode::manual, .dispatch = mesh_link<int>{99, {}, nullptr}});
+  f.run();
+  for (int i = 0; i < 6; ++i) CHECK(m.try_trigger_data("stuck", i) == trigger_status::accepted);
+  f.run();
+  CHECK(m.snapshot().node("stuck")->inlet_depth == 6);  // its link never asks
+  CHECK(m.snapshot().discarded == 0);
+  m.stop_node("stuck");
+  f.run();
+  CHECK(m.snapshot().discarded == 6);
+  CHECK(f.logged("node stuck stopped with 6 data in its inlet; they are discarded"));
+  m.stop_node("other");  // nothing waited there: nothing more is counted
+  f.run();
+  CHECK(m.snapshot().discarded == 6);
+}
+
 namespace {
 /// A consumer of a node's events recording each batch; subscribed with manual demand.
 struct batch_recorder {

@@ -132,8 +132,9 @@ inline void wake(const stage_ptr& stage) {
 /// What the mesh keeps of a node's inlet, whatever its data type.
 struct inlet_base {
   virtual ~inlet_base() = default;
-  /// Refuses what waits and whatever comes later: the node has stopped for good. Idempotent.
-  virtual void close() = 0;
+  /// Refuses what waits and whatever comes later: the node has stopped for good. Returns how
+  /// many accepted data it discards, never taken (0 when already closed). Idempotent.
+  virtual std::size_t close() = 0;
   /// Data accepted or waiting to be, not yet taken by the node.
   virtual std::size_t depth() = 0;
   /// Makes `s` the stage that runs the node, and wakes it for what waits; nothing once closed.
@@ -188,11 +189,14 @@ struct inlet_queue final : inlet_base {
     wake(s.core_ptr());
   }
 
-  void close() override {
+  std::size_t close() override {
     std::vector<completion> refused;
+    std::size_t discarded = 0;
     {
       std::lock_guard lock(mutex);
-      if (std::exchange(closed, true)) return;
+      if (std::exchange(closed, true)) return 0;
+      discarded = items.size();
+      items.clear();
       for (auto& w : waiting) refused.push_back(std::move(w.second));
       waiting.clear();
       // The feed being read is the reader's to retire: its owner must not return meanwhile.
@@ -204,6 +208,7 @@ struct inlet_queue final : inlet_base {
     room.notify_all();
     fed.notify_all();
     for (auto& c : refused) c(make_error_code(errc::no_stage));
+    return discarded;
   }
 
   std::size_t depth() override {

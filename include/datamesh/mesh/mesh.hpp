@@ -117,6 +117,8 @@ struct mesh_node {
   std::atomic<bool> gone{false};
   /// The stage running it now; empty while it starts. Guarded by the registry's mutex.
   stage_ref stage;
+  /// Told how many data its inlet held, never taken, when it closed for good.
+  std::function<void(const mesh_node&, std::size_t)> discarded;
 
   /// Whether it runs, or a supervisor will restart it. Call with the registry's mutex held.
   bool live() const {
@@ -125,7 +127,8 @@ struct mesh_node {
   /// Marks it stopped for good; its inlet closes with it. Thread-safe, idempotent.
   void finish() {
     if (gone.exchange(true)) return;
-    inlet->close();
+    const std::size_t n = inlet->close();
+    if (n > 0 && discarded) discarded(*this, n);
   }
 };
 
@@ -151,6 +154,8 @@ struct mesh_registry {
   std::unordered_map<node_id, std::shared_ptr<mesh_node>> nodes;
   std::unordered_map<std::pair<node_id, node_id>, mesh_link_entry, node_pair_hash> links;
   std::uint32_t next_key = 1;
+  /// Data discarded in the inlets of nodes stopped for good (mesh_snapshot::discarded).
+  std::atomic<std::uint64_t> discarded{0};
 
   /// Subscribes `to` to `from` for link `le`; the new subscription. Call with `mutex` held.
   static subscription link(const mesh_node& from, const mesh_node& to, const mesh_link_entry& le,
@@ -275,6 +280,13 @@ class mesh {
     n->output = typeid(wire);
     n->counters = std::make_shared<detail::node_counters>();
     n->restart = opts.restart;
+    n->discarded = [reg = std::weak_ptr(reg_), state = state_](const detail::mesh_node& node,
+                                                               std::size_t count) {
+      if (auto r = reg.lock()) r->discarded.fetch_add(count, std::memory_order_relaxed);
+      state->write_log(log_level::warning, "node " + node.id.str() + " stopped with " +
+                                               std::to_string(count) +
+                                               " data in its inlet; they are discarded");
+    };
     n->make_link = [](std::uint32_t key, const std::any& select, const node_id& from,
                       std::shared_ptr<link_gauge> gauge) {
       mesh_link<wire> l{key, {}, std::move(gauge)};
@@ -580,6 +592,7 @@ class mesh {
   /// Every node's and link's figures now (see mesh/snapshot.hpp).
   mesh_snapshot snapshot() const {
     mesh_snapshot snap;
+    snap.discarded = reg_->discarded.load(std::memory_order_relaxed);
     std::vector<std::shared_ptr<detail::mesh_node>> live;
     {
       std::lock_guard lock(reg_->mutex);

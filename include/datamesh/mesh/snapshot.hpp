@@ -55,6 +55,9 @@ struct link_snapshot {
 struct mesh_snapshot {
   std::vector<node_snapshot> nodes;
   std::vector<link_snapshot> links;
+  /// Data that waited in the inlets of nodes stopped for good (or given up), discarded with
+  /// them; each such stop is also logged.
+  std::uint64_t discarded = 0;
 
   /// The row of node `id`, or null.
   const node_snapshot* node(const node_id& id) const;
