@@ -26,16 +26,28 @@ std::uint64_t expected_sum(std::uint64_t n) { return n * (n - 1) / 2; }
 void BM_W5_consumer_supervisor(benchmark::State& state) {
   const std::uint64_t n = workers_per_iteration;
   datamesh::runtime rt(datamesh::runtime_options{.threads = 2});
+  const std::uint64_t want = expected_sum(n);
   for (auto _ : state) {
     std::atomic<std::uint64_t> total{0};
+    std::binary_semaphore all_done(0);
     auto p = rt.start<source>(n);
     auto sup = datamesh::consumer_supervisor<event>::start(
-        rt, datamesh::worker_template<event>([&total](event e) {
-              total.fetch_add(e, std::memory_order_relaxed);
+        rt, datamesh::worker_template<event>([&total, &all_done, want](event e) {
+              // The worker that completes the sum says so (events are distinct, so once).
+              if (e > 0 && total.fetch_add(e, std::memory_order_relaxed) + e == want) {
+                all_done.release();
+              }
             }).restart(datamesh::restart_type::temporary));
-    datamesh::subscribe(sup, p, demand_of(state));
+    // Transient: the producer's normal exit at its end does not stop the supervisor, whose
+    // stop would start none of the workers still queued (SPEC: a stopping supervisor starts
+    // nothing more); it is stopped once every worker has run.
+    auto opts = demand_of(state);
+    opts.cancel = datamesh::cancel_mode::transient;
+    datamesh::subscribe(sup, p, opts);
+    all_done.acquire();
+    datamesh::stop(sup, datamesh::exit_reason::shutdown());
     sup.wait();
-    check(state, total.load(), expected_sum(n));
+    check(state, total.load(), want);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
 }
