@@ -196,6 +196,38 @@ TEST_CASE("F8: a stop overtakes the batches queued to a stage; only the running 
   CHECK(p.alive());  // the producer goes on (rule 93)
 }
 
+namespace {
+/// A sink that asks its own stage to stop from the first batch it handles, as another thread
+/// would while it runs.
+struct self_stopping_sink {
+  journal* j;
+  const stage_ref* self;
+  void handle_events(std::span<const int> in, const subscription&, context<void>&) {
+    j->batches.emplace_back(in.begin(), in.end());
+    if (j->batches.size() == 1) datamesh::stop(*self, exit_reason::shutdown());
+  }
+  void terminate(const exit_reason& r) { j->terminated.push_back(r); }
+};
+}  // namespace
+
+TEST_CASE("F8: a stop overtakes the rest of a message split into many batches") {
+  // 10 events in one message, handed over one per batch (max 10, min 9): a stop that arrives
+  // during the first batch ends the stage after it, and the 9 others are counted lost.
+  journal pj, cj;
+  fixture f;
+  stage_ref self;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<self_stopping_sink>(&cj, &self);
+  self = c;
+  subscribe(c, p, {.max_demand = 10, .min_demand = 9});
+  f.run();
+  send(p, std::any(std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  f.run();
+  CHECK(cj.batches == std::vector<std::vector<int>>{{0}});
+  terminated_once_by_shutdown(cj);
+  CHECK(f.logged("and 9 events queued to it not yet handled"));
+}
+
 TEST_CASE("F8: runtime::stop overtakes queued batches on every stage") {
   journal pj, cj;
   fixture f;

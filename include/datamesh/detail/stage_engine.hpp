@@ -555,8 +555,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       const subscription& sub = e.sub;
       const std::size_t excess = e.demand->split(
           events.size(), [&](std::size_t offset, std::size_t size, std::size_t ask) {
+            // A stop that arrived meanwhile overtakes the rest of this message too (F8): one
+            // message may hold many batches.
+            if (mailbox_.has_urgent()) [[unlikely]]
+              handle_urgent();
             if (exiting_) {
-              lose(size);  // the batches after the one that stopped the stage: counted
+              discarded_queued_ += size;  // not handled: counted and logged at the exit
               return;
             }
             if (!call_handle_events(std::span<const in_t>(events.data() + offset, size), sub)) {
