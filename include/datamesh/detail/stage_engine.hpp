@@ -206,16 +206,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// A stop overtakes the messages queued before it: the stage finishes the callback it runs,
   /// then exits, and what was queued is discarded (and counted), however much it was.
   bool post_stop(exit_reason reason) override {
-    switch (mailbox_.push_urgent(message(m_stop{std::move(reason)}))) {
-      case mailbox<message>::push_result::closed:
-        return false;
-      case mailbox<message>::push_result::schedule:
-        schedule();
-        return true;
-      case mailbox<message>::push_result::queued:
-        return true;
-    }
-    return true;
+    return accepted(mailbox_.push_urgent(message(m_stop{std::move(reason)})));
   }
 
  private:
@@ -296,7 +287,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   template <class M>
   bool push(M&& m) {
-    switch (mailbox_.push(message(std::forward<M>(m)))) {
+    return accepted(mailbox_.push(message(std::forward<M>(m))));
+  }
+
+  /// Whether the mailbox took a message; schedules the stage when the message was its first.
+  bool accepted(typename mailbox<message>::push_result r) {
+    switch (r) {
       case mailbox<message>::push_result::closed:
         return false;
       case mailbox<message>::push_result::schedule:

@@ -266,9 +266,7 @@ class mesh_dispatcher {
     opts_.targets->back(w->key);
     opts_.targets->withdrawn = true;
     slots_.erase(it);
-    flush(send);
-    for (const auto& s : slots_) publish(s);
-    return top_up();
+    return released(send, true);
   }
 
   /// Links whose places are kept while their receivers are away.
@@ -389,6 +387,13 @@ class mesh_dispatcher {
       return 0;
     }
     slots_.erase(it);
+    return released(send, can_send);
+  }
+
+  // After a place was released: sends what no longer waits for it (when it can send), and
+  // returns the demand to pass upstream.
+  template <class Send>
+  std::size_t released(Send& send, bool can_send) {
     if (can_send) {
       flush(send);
       for (const auto& s : slots_) publish(s);
