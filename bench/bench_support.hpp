@@ -3,8 +3,8 @@
 #pragma once
 
 #include <datamesh/context.hpp>
-#include <datamesh/reason.hpp>
-#include <datamesh/subscription_options.hpp>
+#include <datamesh/exit_reason.hpp>
+#include <datamesh/subscribe_options.hpp>
 
 #include <benchmark/benchmark.h>
 

@@ -2,7 +2,7 @@
 #include <datamesh/demand.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/log.hpp>
-#include <datamesh/subscription_options.hpp>
+#include <datamesh/subscribe_options.hpp>
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include <datamesh/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/runtime/runtime.hpp>
 
 #include <boost/asio/execution/blocking.hpp>

@@ -1,6 +1,6 @@
 #include <datamesh/detail/stage_base.hpp>
-#include <datamesh/detail/worker_pool.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/runtime/detail/worker_pool.hpp>
 
 #include <boost/asio/execution/execute.hpp>
 

@@ -1,4 +1,4 @@
-#include <datamesh/detail/timer_service.hpp>
+#include <datamesh/runtime/detail/timer_service.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 
 #include <condition_variable>

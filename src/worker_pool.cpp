@@ -1,5 +1,5 @@
-#include <datamesh/detail/worker_pool.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/runtime/detail/worker_pool.hpp>
 
 #include <chrono>
 #include <exception>

@@ -7,9 +7,9 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
+#include <datamesh/exit_reason.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
-#include <datamesh/reason.hpp>
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/subscription.hpp>
 

@@ -11,6 +11,7 @@
 #include <datamesh/dispatch/partition.hpp>
 #include <datamesh/dispatch/route.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/exit_reason.hpp>
 #include <datamesh/flow/from_range.hpp>
 #include <datamesh/flow/stream.hpp>
 #include <datamesh/function_stage.hpp>
@@ -23,13 +24,12 @@
 #include <datamesh/mesh/node_args.hpp>
 #include <datamesh/mesh/node_id.hpp>
 #include <datamesh/mesh/snapshot.hpp>
-#include <datamesh/reason.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/stage_ref.hpp>
+#include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription.hpp>
-#include <datamesh/subscription_options.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/consumer_supervisor.hpp>
 #include <datamesh/supervisor/dynamic_supervisor.hpp>

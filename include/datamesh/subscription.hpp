@@ -4,8 +4,8 @@
 #pragma once
 
 #include <datamesh/stage_ref.hpp>
+#include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription_id.hpp>
-#include <datamesh/subscription_options.hpp>
 
 #include <future>
 #include <memory>

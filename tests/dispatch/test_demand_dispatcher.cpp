@@ -3,8 +3,8 @@
 #include <datamesh/dispatch/demand.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription_id.hpp>
-#include <datamesh/subscription_options.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // The runtime's own thread pool: everything posted or scheduled runs exactly once, join runs
 // what is queued, it is a usable Asio executor, and long tasks use every worker.
-#include <datamesh/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/worker_pool.hpp>
 
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>

@@ -4,12 +4,12 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
-#include <datamesh/detail/timer_service.hpp>
+#include <datamesh/exit_reason.hpp>
 #include <datamesh/log.hpp>
-#include <datamesh/reason.hpp>
+#include <datamesh/runtime/detail/timer_service.hpp>
 #include <datamesh/stage_role.hpp>
+#include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription_id.hpp>
-#include <datamesh/subscription_options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 

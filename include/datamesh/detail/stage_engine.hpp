@@ -12,9 +12,9 @@
 
 #include <datamesh/buffer.hpp>
 #include <datamesh/context.hpp>
-#include <datamesh/detail/mailbox.hpp>
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/runtime/detail/mailbox.hpp>
 #include <datamesh/stage.hpp>
 
 #include <algorithm>

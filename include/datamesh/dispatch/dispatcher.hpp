@@ -49,8 +49,8 @@
 #pragma once
 
 #include <datamesh/log.hpp>
+#include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription_id.hpp>
-#include <datamesh/subscription_options.hpp>
 
 #include <any>
 #include <concepts>

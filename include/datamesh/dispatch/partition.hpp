@@ -23,7 +23,7 @@
 /// the producer is asked for one more event in its place.
 #pragma once
 
-#include <datamesh/detail/keyed_queues.hpp>
+#include <datamesh/dispatch/detail/keyed_queues.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 

@@ -19,7 +19,7 @@
 /// `dropped()` / `estimate_dropped_count`, and replaced by one more event of upstream demand.
 #pragma once
 
-#include <datamesh/detail/keyed_queues.hpp>
+#include <datamesh/dispatch/detail/keyed_queues.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 

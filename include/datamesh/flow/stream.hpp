@@ -42,7 +42,7 @@
 
 #include <datamesh/context.hpp>
 #include <datamesh/error.hpp>
-#include <datamesh/reason.hpp>
+#include <datamesh/exit_reason.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/subscription.hpp>

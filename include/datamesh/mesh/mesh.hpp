@@ -14,7 +14,7 @@
 /// (mesh/mesh_dispatcher.hpp); a link is a subscription of the receiving node to the sending
 /// one, with cancel mode `temporary`, so a node whose sender stops or disconnects keeps running.
 /// Data enters a node from outside through its inlet, a bounded queue (`inlet_capacity`) that
-/// the node's own stage takes from (detail/inlet.hpp): `trigger_data` waits for room,
+/// the node's own stage takes from (mesh/detail/inlet.hpp): `trigger_data` waits for room,
 /// `try_trigger_data` reports `full`, `async_trigger_data` completes a callback or an Asio
 /// completion token once the datum is accepted.
 ///
@@ -23,8 +23,8 @@
 /// `already_connected`, `not_connected`, `type_mismatch`, `bad_options`, `start_failed`.
 #pragma once
 
-#include <datamesh/detail/inlet.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/mesh/detail/inlet.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node.hpp>
 #include <datamesh/mesh/node_id.hpp>

@@ -25,12 +25,12 @@
 #pragma once
 
 #include <datamesh/context.hpp>
-#include <datamesh/detail/inlet.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/exit_reason.hpp>
+#include <datamesh/mesh/detail/inlet.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node_args.hpp>
 #include <datamesh/mesh/node_id.hpp>
-#include <datamesh/reason.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
@@ -280,7 +280,7 @@ namespace detail {
 /// The stage that runs a node logic: a producer_consumer of `In` into `Out` (`no_output` for a
 /// sink), with the mesh dispatcher; the sends among its events are noted in the targets it
 /// shares with that dispatcher. It runs its logic over what its links bring and what it takes
-/// from its inlet, as its downstream demand allows (detail/inlet.hpp).
+/// from its inlet, as its downstream demand allows (mesh/detail/inlet.hpp).
 template <class L>
 class node_stage final {
   using traits = node_traits<L>;

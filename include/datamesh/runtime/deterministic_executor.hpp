@@ -10,7 +10,7 @@
 /// "the child is killed after 5 s" takes no time at all and never flakes.
 #pragma once
 
-#include <datamesh/detail/unique_function.hpp>
+#include <datamesh/runtime/detail/unique_function.hpp>
 
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>

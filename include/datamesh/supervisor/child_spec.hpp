@@ -15,9 +15,9 @@
 #pragma once
 
 #include <datamesh/detail/stage_base.hpp>
-#include <datamesh/detail/worker_pool.hpp>
 #include <datamesh/error.hpp>
-#include <datamesh/reason.hpp>
+#include <datamesh/exit_reason.hpp>
+#include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/supervisor/restart.hpp>
 

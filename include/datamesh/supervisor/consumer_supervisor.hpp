@@ -19,9 +19,9 @@
 /// 118); events that still arrive meanwhile start nothing and are logged as dropped.
 #pragma once
 
-#include <datamesh/detail/supervisor_core.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
+#include <datamesh/supervisor/detail/supervisor_core.hpp>
 #include <datamesh/supervisor/dynamic_supervisor.hpp>
 #include <datamesh/supervisor/restart.hpp>
 #include <datamesh/supervisor/worker_slots.hpp>

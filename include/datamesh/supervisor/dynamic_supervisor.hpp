@@ -16,9 +16,9 @@
 /// deterministic executor, step the executor until they are ready.
 #pragma once
 
-#include <datamesh/detail/supervisor_core.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
+#include <datamesh/supervisor/detail/supervisor_core.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
 #include <any>

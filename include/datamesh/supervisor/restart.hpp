@@ -4,7 +4,7 @@
 /// intensity). The supervisors apply it; tests drive it with plain values and a given clock.
 #pragma once
 
-#include <datamesh/reason.hpp>
+#include <datamesh/exit_reason.hpp>
 
 #include <chrono>
 #include <cstddef>

@@ -5,7 +5,7 @@
 /// `deterministic_executor` uses the executor's virtual time, so tests move the clock by hand.
 #pragma once
 
-#include <datamesh/detail/unique_function.hpp>
+#include <datamesh/runtime/detail/unique_function.hpp>
 
 #include <chrono>
 #include <memory>

@@ -3,8 +3,8 @@
 #include <datamesh/buffer.hpp>
 #include <datamesh/demand.hpp>
 #include <datamesh/error.hpp>
-#include <datamesh/reason.hpp>
-#include <datamesh/subscription_options.hpp>
+#include <datamesh/exit_reason.hpp>
+#include <datamesh/subscribe_options.hpp>
 
 #include <doctest/doctest.h>
 

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <datamesh/detail/stage_base.hpp>
+#include <datamesh/exit_reason.hpp>
 #include <datamesh/log.hpp>
-#include <datamesh/reason.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/restart.hpp>
 

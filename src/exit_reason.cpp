@@ -1,4 +1,4 @@
-#include <datamesh/reason.hpp>
+#include <datamesh/exit_reason.hpp>
 
 #include <stdexcept>
 

@@ -23,7 +23,7 @@
 #pragma once
 
 #include <datamesh/detail/stage_base.hpp>
-#include <datamesh/detail/unique_function.hpp>
+#include <datamesh/runtime/detail/unique_function.hpp>
 
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
