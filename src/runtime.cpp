@@ -1,3 +1,4 @@
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/runtime/runtime.hpp>
 
@@ -72,10 +73,10 @@ runtime::~runtime() {
   }
   // A stage that ignored its stop (a deterministic runtime gives up waiting when nothing is left
   // to run) is still owned here, and owns the runtime's state back: let it go with the runtime.
-  std::unordered_map<detail::stage_base*, detail::stage_ptr> left;
+  std::unordered_map<const detail::actor*, detail::actor_ptr> left;
   {
     std::lock_guard lock(state_->mutex);
-    left.swap(state_->stages);
+    left.swap(state_->actors);
   }
 }
 
@@ -88,11 +89,11 @@ void runtime::stop() {
                 "for that very thread; stop it from outside, or stop this stage with ctx.stop");
   }
   stopped_ = true;
-  std::vector<detail::stage_ptr> live;
+  std::vector<detail::actor_ptr> live;
   {
     std::lock_guard lock(state_->mutex);
     state_->stopping = true;
-    for (auto& [p, s] : state_->stages) live.push_back(s);
+    for (auto& [p, s] : state_->actors) live.push_back(s);
   }
   for (auto& s : live) s->post_stop(exit_reason::shutdown());
   live.clear();
@@ -105,7 +106,7 @@ void runtime::stop() {
   } else {
     std::unique_lock lock(state_->mutex);
     while (!state_->changed.wait_for(lock, std::chrono::milliseconds(10),
-                                     [this] { return state_->stages.empty(); })) {
+                                     [this] { return state_->actors.empty(); })) {
       if (io_ != nullptr && io_->stopped()) {
         // A borrowed io_context whose run() has returned (the usual end of a single-threaded
         // service) would never run the stops posted to it: run them here.
@@ -121,14 +122,13 @@ void runtime::stop() {
 }
 
 stage_ref runtime::whereis(const std::string& name) const {
-  std::lock_guard lock(state_->mutex);
-  auto it = state_->names.find(name);
-  return it == state_->names.end() ? stage_ref() : stage_ref(it->second.lock());
+  // Every actor a runtime starts is a stage.
+  return stage_ref(std::static_pointer_cast<detail::stage_base>(state_->find(name)));
 }
 
 std::size_t runtime::stage_count() const {
   std::lock_guard lock(state_->mutex);
-  return state_->stages.size();
+  return state_->actors.size();
 }
 
 }  // namespace datamesh

@@ -61,7 +61,7 @@ worker_pool::~worker_pool() {
   destroy();
 }
 
-void worker_pool::schedule(stage_ptr stage) {
+void worker_pool::schedule(actor_ptr stage) {
   if (current_pool == this) {
     auto& w = *static_cast<worker*>(current_worker);
     if (!w.next) {
@@ -131,7 +131,7 @@ bool worker_pool::run_posted() {
   return true;
 }
 
-void worker_pool::take_front(worker& w, stage_ptr& out, unique_function& task) {
+void worker_pool::take_front(worker& w, actor_ptr& out, unique_function& task) {
   auto& front = w.queue.front();
   if (front.stage) {
     out = std::move(front.stage);
@@ -142,7 +142,7 @@ void worker_pool::take_front(worker& w, stage_ptr& out, unique_function& task) {
   w.note_front();
 }
 
-bool worker_pool::take_shared(stage_ptr& out) {
+bool worker_pool::take_shared(actor_ptr& out) {
   if (run_posted()) return true;
   std::lock_guard lock(shared_mutex_);
   if (shared_.empty()) return false;
@@ -152,7 +152,7 @@ bool worker_pool::take_shared(stage_ptr& out) {
   return true;
 }
 
-bool worker_pool::find_work(worker& self, std::size_t index, stage_ptr& out) {
+bool worker_pool::find_work(worker& self, std::size_t index, actor_ptr& out) {
   if (++self.looks % shared_every == 0 && shared_pending_.load(std::memory_order_relaxed) &&
       take_shared(out)) {
     return static_cast<bool>(out);
@@ -207,7 +207,7 @@ void worker_pool::work(std::size_t index) {
   int streak = 0;
   int idle = 0;
   for (;;) {
-    stage_ptr s;
+    actor_ptr s;
     if (self.next && streak < max_next_streak) {
       s = std::move(self.next);
       ++streak;

@@ -15,6 +15,7 @@
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/mailbox.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/stage.hpp>
 
 #include <algorithm>
@@ -142,7 +143,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// Registers, runs `init`, and queues the start-time subscriptions (rule 28). Throws
   /// `errc::start_failed` when `init` throws or stops the stage.
   void start(const stage_options& opts) {
-    register_stage();
+    register_actor();
     if (callbacks_.init) {
       bool ok = guarded([&] { user_init(ctx()); });
       if (ok) after_callback();
@@ -475,7 +476,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     return *ctx_;
   }
 
-  stage_ptr self_ptr() { return shared_from_this(); }
+  stage_ptr self_ptr() { return self(); }
 
   // -- consumer side ---
 
@@ -518,8 +519,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         lose(m.events.size());
         ctl_log(log_level::warning, "received " + std::to_string(m.events.size()) +
                                         " events on an unknown subscription; they are dropped");
+        // The registry holds actors; the sender of an event is a stage.
         if (auto p = rt_->find(m.from))
-          p->post_cancel(m.id, exit_reason::unknown_subscription(), false);
+          static_cast<stage_base&>(*p).post_cancel(m.id, exit_reason::unknown_subscription(),
+                                                   false);
         return;
       }
       if constexpr (is_pc) {
@@ -690,7 +693,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if constexpr (is_producer) {
       if (consumers_.find(m.id) == consumers_.end()) {  // rule 33
         if (auto c = rt_->find(m.from)) {
-          c->post_cancelled(m.id, exit_reason::unknown_subscription(), false);
+          static_cast<stage_base&>(*c).post_cancelled(m.id, exit_reason::unknown_subscription(),
+                                                      false);
         }
         return;
       }
@@ -1191,7 +1195,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       return buffer_.size();
     }
   }
-  stage_ref ctl_self() override { return stage_ref(shared_from_this()); }
+  stage_ref ctl_self() override { return stage_ref(self()); }
   void ctl_lose(std::size_t n) override { lose(n); }
   void ctl_log(log_level level, const std::string& text) override {
     rt_->write_log(level, display_name() + " " + text);

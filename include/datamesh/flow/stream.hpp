@@ -467,10 +467,9 @@ class stream_core {
   /// The producer a stream_producer names, or an empty handle for an unknown name.
   stage_ref resolve(const stream_producer<T>& p) const {
     if (p.producer() || p.name().empty()) return p.producer();
-    runtime_state& rt = *hidden_.core_ptr()->runtime();
-    std::lock_guard lock(rt.mutex);
-    auto it = rt.names.find(p.name());
-    return it == rt.names.end() ? stage_ref() : stage_ref(it->second.lock());
+    // Every actor a runtime starts is a stage.
+    return stage_ref(
+        std::static_pointer_cast<stage_base>(hidden_.core_ptr()->runtime()->find(p.name())));
   }
 
   /// Fills the inbox: waits on the shared state, or drives a deterministic executor.

@@ -10,6 +10,7 @@
 #include <datamesh/error.hpp>
 #include <datamesh/function_stage.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/stage.hpp>
 

@@ -17,6 +17,7 @@
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/exit_reason.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/supervisor/restart.hpp>

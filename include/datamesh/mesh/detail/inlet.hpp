@@ -15,6 +15,7 @@
 
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/stage_ref.hpp>
 
 #include <boost/asio/any_io_executor.hpp>

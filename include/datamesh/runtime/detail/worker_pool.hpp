@@ -22,7 +22,7 @@
 /// path, the `next` slot, takes no lock at all.
 #pragma once
 
-#include <datamesh/detail/stage_base.hpp>
+#include <datamesh/runtime/detail/actor.hpp>
 #include <datamesh/runtime/detail/unique_function.hpp>
 
 #include <boost/asio/execution.hpp>
@@ -51,7 +51,7 @@ class worker_pool : public boost::asio::execution_context {
   worker_pool& operator=(const worker_pool&) = delete;
 
   /// Makes `stage` runnable. From a worker: into its `next` slot, without a lock.
-  void schedule(stage_ptr stage);
+  void schedule(actor_ptr stage);
   /// Runs `f` on some worker, waking a sleeping one for it.
   void post(unique_function f);
   /// Runs `f` on the calling worker, after what it already has queued, unless another worker
@@ -98,7 +98,7 @@ class worker_pool : public boost::asio::execution_context {
  private:
   // A stage to run, or else a task.
   struct queued {
-    stage_ptr stage;
+    actor_ptr stage;
     unique_function task;
     std::chrono::steady_clock::time_point since;
   };
@@ -117,19 +117,19 @@ class worker_pool : public boost::asio::execution_context {
     void note_front() noexcept;
     // Owned by this worker's thread only: the stage it runs next, and how many times it has
     // looked for work (every `shared_every`-th look serves the shared queue first).
-    stage_ptr next;
+    actor_ptr next;
     std::uint32_t looks = 0;
   };
 
   void work(std::size_t index);
   /// Takes a stage for worker `self`: its own queue first, then the shared queue, then the
   /// oldest of another worker's. Runs a task instead when one comes first, and returns false.
-  bool find_work(worker& self, std::size_t index, stage_ptr& out);
+  bool find_work(worker& self, std::size_t index, actor_ptr& out);
   /// Takes the front of `w`'s queue into `out` or `task`.
-  static void take_front(worker& w, stage_ptr& out, unique_function& task);
+  static void take_front(worker& w, actor_ptr& out, unique_function& task);
   /// Runs a task posted from outside the pool, or else takes a stage scheduled from outside into
   /// `out`. Returns whether it found either.
-  bool take_shared(stage_ptr& out);
+  bool take_shared(actor_ptr& out);
   bool run_posted();
   bool any_work();
   void wake_one();
@@ -139,7 +139,7 @@ class worker_pool : public boost::asio::execution_context {
 
   // Guards `shared_` and `posted_`: work from threads that are not workers.
   std::mutex shared_mutex_;
-  std::deque<stage_ptr> shared_;
+  std::deque<actor_ptr> shared_;
   std::deque<unique_function> posted_;
   // `shared_` and `posted_` hold something: written under shared_mutex_, read without it as a
   // hint by idle workers (work queued there also wakes one).

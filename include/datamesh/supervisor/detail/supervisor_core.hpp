@@ -9,6 +9,7 @@
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
