@@ -7,9 +7,9 @@
 
 #include <any>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <map>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,18 +21,12 @@ struct line {
   std::string text;
 };
 
-struct flush {};         // asks the manager to stop once everything before it is dispatched
-struct await_handlers {  // answered once this many handlers have subscribed
-  std::size_t count;
-};
+struct flush {};  // asks the manager to stop once everything before it is dispatched
 
 /// The event manager: `notify` hands it a line through `call`; it broadcasts what handlers ask
 /// for and keeps the rest in its buffer. Stops after a `flush`, behind every line notified.
 struct log_manager {
   using dispatcher_type = datamesh::broadcast_dispatcher<line>;
-  std::size_t handlers = 0;
-  std::size_t awaited = 0;
-  std::optional<datamesh::call_reply> waiting;
 
   void handle_demand(std::size_t, datamesh::context<line>&) {}  // lines come from notify
   void handle_call(std::any& request, datamesh::call_reply& reply, datamesh::context<line>& ctx) {
@@ -40,26 +34,8 @@ struct log_manager {
       ctx.push(std::move(*l));
     } else if (std::any_cast<flush>(&request)) {
       ctx.async_info(flush{});
-    } else if (auto* a = std::any_cast<await_handlers>(&request)) {
-      awaited = a->count;
-      waiting = reply;  // answered from handle_subscribe
-      maybe_release();
-      return;
     }
     reply(std::any{});
-  }
-  // A handler that joins after a line was broadcast does not see it (SPEC rule 74), so main
-  // waits for all of them before notifying.
-  void handle_subscribe(datamesh::peer_role, const datamesh::subscription&,
-                        const datamesh::subscribe_options&, datamesh::context<line>&) {
-    ++handlers;
-    maybe_release();
-  }
-  void maybe_release() {
-    if (waiting && handlers >= awaited) {
-      (*waiting)(std::any{});
-      waiting.reset();
-    }
   }
   void handle_info(std::any& msg, datamesh::context<line>& ctx) {
     if (std::any_cast<flush>(&msg)) ctx.stop();
@@ -113,14 +89,16 @@ int main(int argc, char** argv) {
   auto console = rt.start<console_handler>(console_handler{!quick, &console_seen});
   auto stats = rt.start<stats_handler>(stats_handler{&by_level});
   auto errs = rt.start<error_handler>(error_handler{&errors});
-  datamesh::subscribe(console, manager, {.max_demand = 10});
-  datamesh::subscribe(stats, manager, {.max_demand = 100});
-  datamesh::subscribe(errs, manager,
-                      {.max_demand = 10, .dispatch = datamesh::selector<line>([](const line& l) {
-                                           return l.level == "ERROR";
-                                         })});
-
-  datamesh::call(manager, await_handlers{3}).get();
+  // A handler that joins after a line was broadcast does not see it (SPEC rule 74): wait until
+  // the manager has accepted all three before notifying.
+  std::vector<std::future<datamesh::subscription>> accepted;
+  accepted.push_back(datamesh::sync_subscribe(console, manager, {.max_demand = 10}));
+  accepted.push_back(datamesh::sync_subscribe(stats, manager, {.max_demand = 100}));
+  accepted.push_back(datamesh::sync_subscribe(
+      errs, manager, {.max_demand = 10, .dispatch = datamesh::selector<line>([](const line& l) {
+                                          return l.level == "ERROR";
+                                        })}));
+  for (auto& a : accepted) a.get();
   std::cout << "notifying " << lines << " log lines to 3 handlers\n";
   const char* levels[] = {"INFO", "INFO", "WARN", "INFO", "ERROR"};
   for (int i = 0; i < lines; ++i) {

@@ -1,4 +1,5 @@
 // The calls on running stages and subscriptions, and the checks of stage options.
+#include <datamesh/detail/subscribe_reply.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
@@ -96,8 +97,12 @@ void check_subscription(stage_role consumer_role, std::type_index input,
   producer.core_ptr()->check_subscribe(opts);
 }
 
-subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
-                       subscribe_options opts) {
+namespace {
+
+/// Checks a subscribe request and sends it to the consumer. With `accepted`, that future hears
+/// whether the producer accepted the new subscription.
+subscription send_subscribe(const stage_ref& consumer, const stage_ref& producer,
+                            subscribe_options opts, std::future<subscription>* accepted) {
   if (!consumer) throw error(errc::no_stage, "cannot subscribe: the consumer handle is empty");
   if (!consumer.alive()) {
     throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
@@ -121,10 +126,29 @@ subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
   const subscription_id id =
       core->runtime()->next_subscription.fetch_add(1, std::memory_order_relaxed);
   subscription sub(id, core, producer.core_ptr());
-  if (!core->post_subscribe_to(producer.core_ptr(), id, std::move(opts))) {
+  subscribe_reply_ptr reply;
+  if (accepted != nullptr) {
+    reply = std::make_shared<subscribe_reply>(sub);
+    *accepted = reply->future();
+  }
+  if (!core->post_subscribe_to(producer.core_ptr(), id, std::move(opts), std::move(reply))) {
     throw error(errc::no_stage, "cannot subscribe: the consumer stage has exited");
   }
   return sub;
+}
+
+}  // namespace
+
+subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
+                       subscribe_options opts) {
+  return send_subscribe(consumer, producer, std::move(opts), nullptr);
+}
+
+std::future<subscription> sync_subscribe(const stage_ref& consumer, const stage_ref& producer,
+                                         subscribe_options opts) {
+  std::future<subscription> accepted;
+  send_subscribe(consumer, producer, std::move(opts), &accepted);
+  return accepted;
 }
 
 }  // namespace detail

@@ -7,11 +7,16 @@
 // API), rule 32 (subscription ids come from the runtime, so the public API cannot send the same
 // id twice; rule 35 covers two subscriptions of one consumer) and rule 34 (the roles are checked
 // before any message is sent, see rule 24).
+#include <algorithm>
 #include <any>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <future>
 #include <map>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -684,4 +689,172 @@ TEST_CASE("rule 42: a manual subscription hands a whole message over as one batc
   CHECK(sizes(cj) == std::vector<std::size_t>{10, 8});
   CHECK(cj.flat() == iota(18));
   CHECK_FALSE(f.logged("in excess"));
+}
+
+// -- sync_subscribe: the future says the producer has the subscriber ---
+
+namespace {
+
+bool ready(const std::future<datamesh::subscription>& f) {
+  return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+}
+
+/// What the future of a refused sync_subscribe threw: the `errc` name, or "none".
+std::string refusal(std::future<datamesh::subscription>& f) {
+  return thrown_by([&] { f.get(); }).code;
+}
+
+struct broadcasting_counter : counter {
+  using dispatcher_type = datamesh::broadcast_dispatcher<int>;
+  using counter::counter;
+};
+
+/// A producer whose handle_subscribe throws: it exits before it accepts anyone.
+struct refusing_source {
+  void handle_demand(std::size_t, datamesh::context<int>&) {}
+  void handle_subscribe(datamesh::peer_role, const datamesh::subscription&,
+                        const datamesh::subscribe_options&, datamesh::context<int>&) {
+    throw std::runtime_error("no subscribers today");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sync_subscribe: the future is ready once the producer's handle_subscribe has run") {
+  fixture f;
+  seen_subscribe seen;
+  auto p = f.rt.start<extra_source>(&seen);
+  auto c = f.rt.start<extra_sink>(&seen);
+
+  auto accepted = datamesh::sync_subscribe(c, p, {.max_demand = 4, .extra = std::string("x")});
+  CHECK_FALSE(ready(accepted));
+  CHECK(f.ex.steps() == 0);
+
+  // Step until the future is ready: at that step, and not before, the producer has it.
+  while (!ready(accepted)) {
+    CHECK(seen.producer_side.empty());
+    REQUIRE(f.ex.run_one());
+  }
+  CHECK(seen.producer_side == std::vector<std::string>{"consumer:x"});
+  const datamesh::subscription sub = accepted.get();
+  CHECK(static_cast<bool>(sub));
+  CHECK(sub.consumer() == c);
+  CHECK(sub.producer() == p);
+  f.run();
+  CHECK(seen.consumer_side == std::vector<std::string>{"producer:x"});
+}
+
+TEST_CASE("sync_subscribe: accumulate, wait for every future, forward: all see the first event") {
+  // The README's broadcast recipe, under random interleavings: without the futures, a consumer
+  // whose subscription lands after the switch to forward misses the first events (rule 74).
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    CAPTURE(seed);
+    datamesh::deterministic_executor ex(seed);
+    datamesh::runtime rt(ex, datamesh::runtime_options{.threads = 0});
+    journal pj, aj, bj, cj;
+    auto p = rt.start<broadcasting_counter>({.demand = datamesh::producer_demand::accumulate}, &pj);
+    std::vector<std::future<datamesh::subscription>> accepted;
+    std::vector<journal*> journals{&aj, &bj, &cj};
+    std::vector<datamesh::stage_handle<sink>> consumers;
+    std::size_t max_demand = 3;
+    for (journal* j : journals) {
+      consumers.push_back(rt.start<sink>(j));
+      accepted.push_back(datamesh::sync_subscribe(consumers.back(), p, {.max_demand = max_demand}));
+      max_demand += 2;
+    }
+    REQUIRE(ex.run_until([&] {
+      return std::all_of(accepted.begin(), accepted.end(), [](auto& a) { return ready(a); });
+    }));
+    for (auto& a : accepted) CHECK(static_cast<bool>(a.get()));
+    CHECK(pj.demands.empty());  // accumulating: nothing emitted yet
+
+    datamesh::demand(p, datamesh::producer_demand::forward);
+    REQUIRE(ex.run_until([&] { return cj.flat().size() >= 30; }));
+    for (journal* j : journals) {
+      const auto v = j->flat();
+      REQUIRE_FALSE(v.empty());
+      CHECK(v.front() == 0);
+      CHECK(std::adjacent_find(v.begin(), v.end(), [](int a, int b) { return b != a + 1; }) ==
+            v.end());
+    }
+    datamesh::stop(p);
+    ex.run(10'000);
+  }
+}
+
+TEST_CASE("sync_subscribe: a dead or missing producer fails the future with no_stage") {
+  for (bool temporary : {false, true}) {
+    CAPTURE(temporary);
+    journal pj, cj;
+    fixture f;
+    auto p = f.rt.start<manual_source>(&pj);
+    datamesh::stop(p);
+    f.run();
+    auto c = f.rt.start<sink>(&cj);
+    const auto mode =
+        temporary ? datamesh::cancel_mode::temporary : datamesh::cancel_mode::permanent;
+
+    auto accepted = datamesh::sync_subscribe(c, p, {.cancel = mode});
+    auto to_nobody = datamesh::sync_subscribe(datamesh::stage_ref(c), datamesh::stage_ref(),
+                                              {.cancel = datamesh::cancel_mode::temporary});
+    f.run();
+    CHECK(refusal(accepted) == "no_stage");
+    CHECK(refusal(to_nobody) == "no_stage");
+    CHECK(c.alive() == temporary);  // rule 26 still holds
+  }
+}
+
+TEST_CASE("sync_subscribe: a refusal by the producer's dispatcher reaches the future, typed") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<broadcasting_counter>({.demand = datamesh::producer_demand::accumulate}, &pj);
+  auto c = f.rt.start<sink>(&cj);
+  auto first = datamesh::sync_subscribe(c, p, {.max_demand = 5});
+  auto second = datamesh::sync_subscribe(c, p, {.max_demand = 5});  // rule 35
+  f.run();
+  CHECK(static_cast<bool>(first.get()));
+  CHECK(refusal(second) == "already_subscribed");
+  CHECK(c.alive());
+  CHECK(p.alive());
+}
+
+TEST_CASE("sync_subscribe: a producer that exits in handle_subscribe fails the future") {
+  journal cj;
+  fixture f;
+  auto p = f.rt.start<refusing_source>();
+  auto c = f.rt.start<sink>(&cj);
+  auto accepted = datamesh::sync_subscribe(c, p, {.cancel = datamesh::cancel_mode::temporary});
+  f.run();
+  CHECK(refusal(accepted) == "no_stage");
+  CHECK_FALSE(p.alive());
+  CHECK(c.alive());
+}
+
+TEST_CASE("sync_subscribe: a consumer stopped before it sends the request fails the future") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  auto accepted = datamesh::sync_subscribe(c, p);
+  datamesh::stop(c);  // overtakes the queued subscribe
+  f.run();
+  CHECK(refusal(accepted) == "no_stage");
+  CHECK(p.alive());
+  CHECK(pj.demands.empty());
+}
+
+TEST_CASE("sync_subscribe: bad requests throw at once, as subscribe does") {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto c = f.rt.start<sink>(&cj);
+  CHECK(thrown_by([&] { datamesh::sync_subscribe(c, p, {.max_demand = 0}); }).code ==
+        "bad_options");
+  CHECK(thrown_by([&] {
+          datamesh::sync_subscribe(datamesh::stage_ref(c), datamesh::stage_ref(c));
+        }).code == "self_connection");
+  datamesh::stop(c);
+  f.run();
+  CHECK(thrown_by([&] { datamesh::sync_subscribe(c, p); }).code == "no_stage");
+  CHECK(p.alive());
 }

@@ -46,26 +46,18 @@ class subscription {
 namespace detail {
 subscription subscribe(const stage_ref& consumer, const stage_ref& producer,
                        subscribe_options opts);
+std::future<subscription> sync_subscribe(const stage_ref& consumer, const stage_ref& producer,
+                                         subscribe_options opts);
 /// The checks of every way of subscribing (`subscribe`, `stage_options::subscribe_to`): the
 /// options, the roles, the event types and the producer's dispatcher. Throws `bad_options`,
 /// `not_a_consumer`, `not_a_producer` or `type_mismatch`.
 void check_subscription(stage_role consumer_role, std::type_index input,
                         const std::string& consumer_name, const stage_ref& producer,
                         const subscribe_options& opts);
-}  // namespace detail
 
-/// Subscribes `consumer` to `producer` and returns once the request is sent (SPEC rule 20): the
-/// consumer then asks `max_demand` (rule 36) unless the subscription is manual.
-///
-/// Typed handles are checked at compile time; `stage_ref`s at run time.
-/// @throws datamesh::error `bad_options` (rule 22), `no_stage` when the consumer has exited
-///   (rule 25), `not_a_consumer` for a pure producer (rule 24), `not_a_producer`,
-///   `type_mismatch`. An unknown or dead producer is not an error here: the consumer exits with
-///   `noproc` unless the subscription is temporary (rule 26).
-/// Thread-safe. Never blocks.
+/// The compile-time checks of typed handles, shared by every subscribe call.
 template <class Consumer, class Producer>
-subscription subscribe(const Consumer& consumer, const Producer& producer,
-                       subscribe_options opts = {}) {
+constexpr void check_handles() {
   static_assert(std::is_base_of_v<stage_ref, Consumer> && std::is_base_of_v<stage_ref, Producer>,
                 "subscribe(consumer, producer) takes stage handles");
   if constexpr (requires { typename Consumer::input_type; }) {
@@ -84,7 +76,42 @@ subscription subscribe(const Consumer& consumer, const Producer& producer,
     static_assert(std::is_same_v<typename Consumer::input_type, typename Producer::output_type>,
                   "subscribe: the producer's event type differs from the consumer's input type");
   }
+}
+}  // namespace detail
+
+/// Subscribes `consumer` to `producer` and returns once the request is sent (SPEC rule 20): the
+/// consumer then asks `max_demand` (rule 36) unless the subscription is manual.
+///
+/// Typed handles are checked at compile time; `stage_ref`s at run time.
+/// @throws datamesh::error `bad_options` (rule 22), `no_stage` when the consumer has exited
+///   (rule 25), `not_a_consumer` for a pure producer (rule 24), `not_a_producer`,
+///   `type_mismatch`. An unknown or dead producer is not an error here: the consumer exits with
+///   `noproc` unless the subscription is temporary (rule 26).
+/// Thread-safe. Never blocks.
+template <class Consumer, class Producer>
+subscription subscribe(const Consumer& consumer, const Producer& producer,
+                       subscribe_options opts = {}) {
+  detail::check_handles<Consumer, Producer>();
   return detail::subscribe(consumer, producer, std::move(opts));
+}
+
+/// Like `subscribe`, and the future is ready once the producer has accepted the subscription:
+/// its `handle_subscribe` has returned and its dispatcher has the consumer, so every event the
+/// producer dispatches from then on can reach it. A broadcast producer started in `accumulate`
+/// and switched to `forward` once each consumer's future is ready gives every consumer its first
+/// event. GenStage's `sync_subscribe` returns earlier, once the consumer has sent the request.
+///
+/// Throws at once as `subscribe` does. The future throws `datamesh::error`: `no_stage` when the
+/// producer is gone (the consumer then exits with `noproc` unless the subscription is temporary)
+/// or when either stage exits before the producer answers; `already_subscribed` (rule 35) or
+/// `subscription_refused` when the producer refuses it.
+/// Thread-safe. Never blocks: wait on the future, never from the consumer's or the producer's own
+/// thread (a deterministic executor must run to make it ready).
+template <class Consumer, class Producer>
+std::future<subscription> sync_subscribe(const Consumer& consumer, const Producer& producer,
+                                         subscribe_options opts = {}) {
+  detail::check_handles<Consumer, Producer>();
+  return detail::sync_subscribe(consumer, producer, std::move(opts));
 }
 
 /// Like `subscribe`, but never throws for a bad request: the consumer logs it and keeps running

@@ -24,6 +24,7 @@ namespace datamesh::detail {
 
 class stage_base;
 using stage_ptr = std::shared_ptr<stage_base>;
+class subscribe_reply;  // subscribe_reply.hpp
 
 /// What a consumer gives its producers to receive events of type T. Implemented by the
 /// consumer's engine; `post_events` is the hot path.
@@ -61,12 +62,13 @@ class stage_base : public actor {
   stage_ptr self() { return std::static_pointer_cast<stage_base>(shared_from_this()); }
 
   // -- messages: each returns false if the stage has exited ---
-  /// API -> consumer: subscribe to `producer`.
-  virtual bool post_subscribe_to(stage_ptr producer, subscription_id id,
-                                 subscribe_options opts) = 0;
+  /// API -> consumer: subscribe to `producer`; `reply`, if any, hears whether the producer
+  /// accepted (`sync_subscribe`).
+  virtual bool post_subscribe_to(stage_ptr producer, subscription_id id, subscribe_options opts,
+                                 std::shared_ptr<subscribe_reply> reply) = 0;
   /// consumer -> producer: `consumer` subscribes; `sink` is its `event_sink<Output>`.
   virtual bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id,
-                              subscribe_options opts) = 0;
+                              subscribe_options opts, std::shared_ptr<subscribe_reply> reply) = 0;
   /// consumer -> producer: more demand. `from` is the sender, used only on an unknown id.
   virtual bool post_ask(subscription_id id, std::size_t n, stage_base* from) = 0;
   /// API -> consumer: ask `n` more on its subscription `id` (manual demand). Going through the

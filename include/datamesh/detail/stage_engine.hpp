@@ -13,6 +13,7 @@
 #include <datamesh/buffer.hpp>
 #include <datamesh/context.hpp>
 #include <datamesh/detail/stage_base.hpp>
+#include <datamesh/detail/subscribe_reply.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/mailbox.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
@@ -160,7 +161,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
     for (const auto& [producer, sub_opts] : opts.subscribe_to) {
       subscription_id id = rt_->next_subscription.fetch_add(1, std::memory_order_relaxed);
-      post_subscribe_to(producer.core_ptr(), id, sub_opts);
+      post_subscribe_to(producer.core_ptr(), id, sub_opts, nullptr);
     }
   }
 
@@ -169,13 +170,14 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   bool post_events(subscription_id id, std::vector<in_t>&& events, stage_base* from) override {
     return push(m_events{id, std::move(events), from});
   }
-  bool post_subscribe_to(stage_ptr producer, subscription_id id, subscribe_options opts) override {
-    return push(m_subscribe_to{std::move(producer), id, std::move(opts)});
+  bool post_subscribe_to(stage_ptr producer, subscription_id id, subscribe_options opts,
+                         subscribe_reply_ptr reply) override {
+    return push(m_subscribe_to{std::move(producer), id, std::move(opts), std::move(reply)});
   }
-  bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id,
-                      subscribe_options opts) override {
+  bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id, subscribe_options opts,
+                      subscribe_reply_ptr reply) override {
     return push(m_subscribe{std::move(consumer), static_cast<event_sink<out_t>*>(sink), id,
-                            std::move(opts)});
+                            std::move(opts), std::move(reply)});
   }
   bool post_ask(subscription_id id, std::size_t n, stage_base* from) override {
     return push(m_ask{id, n, from});
@@ -232,12 +234,14 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     stage_ptr producer;
     subscription_id id;
     subscribe_options opts;
+    subscribe_reply_ptr reply;  // null unless sync_subscribe waits
   };
   struct m_subscribe {
     stage_ptr consumer;
     event_sink<out_t>* sink;
     subscription_id id;
     subscribe_options opts;
+    subscribe_reply_ptr reply;
   };
   struct m_cancel {
     subscription_id id;
@@ -483,10 +487,15 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void on(m_subscribe_to& m) {
     if constexpr (!is_consumer) {
       ctl_log(log_level::error, "a producer cannot subscribe to another stage");
+      if (m.reply) m.reply->refuse(error(errc::not_a_consumer, "a producer cannot subscribe"));
     } else {
       if (!m.producer || !m.producer->alive()) {
         ctl_log(log_level::error,
                 "was not able to subscribe to a producer because it is not alive");
+        if (m.reply) {
+          m.reply->refuse(error(errc::no_stage, "cannot subscribe '" + display_name() +
+                                                    "': the producer is not alive"));
+        }
         if (m.opts.cancel != cancel_mode::temporary) request_exit(exit_reason::noproc());
         return;
       }
@@ -497,7 +506,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       const subscribe_options opts = m.opts;
       producers_.emplace(m.id, producer_entry{producer, sub, opts.cancel, std::nullopt});
       void* sink = static_cast<void*>(static_cast<event_sink<in_t>*>(this));
-      if (!producer->post_subscribe(self_ptr(), sink, m.id, std::move(m.opts))) {
+      if (!producer->post_subscribe(self_ptr(), sink, m.id, std::move(m.opts),
+                                    std::move(m.reply))) {
         consumer_cancel(m.id, exit_reason::noproc(), true);
         return;
       }
@@ -649,15 +659,22 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void on(m_subscribe& m) {
     if constexpr (!is_producer) {
       ctl_log(log_level::error, "a consumer received a subscription request; ignored (rule 34)");
+      if (m.reply) m.reply->refuse(error(errc::not_a_producer, "a consumer takes no subscribers"));
     } else {
       if (consumers_.count(m.id) != 0) {  // rule 32
         ctl_log(log_level::error, "received a duplicated subscription");
+        if (m.reply) {
+          m.reply->refuse(error(errc::subscription_refused,
+                                "'" + display_name() + "' refused a duplicated subscription"));
+        }
         m.consumer->post_cancelled(m.id, exit_reason::duplicated_subscription(), false);
         return;
       }
       subscription sub(m.id, m.consumer, self_ptr());
       consumers_.emplace(m.id, consumer_entry{m.consumer, m.sink, sub});
       demand_mode mode = demand_mode::automatic;
+      // Leaving early drops the reply: the waiting future fails with no_stage (the producer
+      // exits in each of these cases).
       if (!call_handle_subscribe(peer_role::consumer, sub, m.opts, mode)) return;
       if (mode == demand_mode::manual) {  // rule 12
         begin_exit(exit_reason::bad_return_value(
@@ -675,6 +692,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         // The dispatcher refused (broadcast's already_subscribed, rule 35; a taken partition or
         // route target): cancel that subscription, keep the producer running.
         ctl_log(log_level::error, std::string("refused a subscription: ") + e.what());
+        if (m.reply) m.reply->refuse(e);
         producer_cancel(m.id,
                         e.code() == errc::already_subscribed ? exit_reason::already_subscribed()
                                                              : exit_reason::refused(e.what()),
@@ -684,6 +702,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         begin_exit(exit_reason::from_exception(std::current_exception()));
         return;
       }
+      if (m.reply) m.reply->accept();
       dispatcher_result(demand);
       drain_dispatcher();
     }
