@@ -84,17 +84,6 @@ struct board {
   }
 };
 
-/// Polls `done` until it holds or `limit` passes: the bounded wait for the mesh's result.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,18 +127,15 @@ int main(int argc, char** argv) {
   const int summaries = static_cast<int>(total / every);
   std::cout << sensors << " sensors sent " << total << " samples to the aggregator\n";
 
-  // Done once the aggregator has taken every sample and the board has every summary.
-  const bool done = wait_until([&] {
-    const auto f = m.figures("aggregator");
-    return f.in == total && f.out == std::uint64_t(summaries) &&
-           probe.summaries.load() == summaries;
-  });
+  // Done once every sample, and every summary made from them, has been processed.
+  const bool done = m.settle_for(std::chrono::seconds(60));
   std::lock_guard lock(probe.mutex);
   const summary& last = probe.latest;
   const auto f = m.figures("aggregator");
   std::cout << "aggregator took " << f.in << " and sent " << f.out << " summaries (one every "
             << every << "); the last covers " << last.samples << " samples:\n";
-  bool ok = done && last.samples == total;
+  bool ok = done && last.samples == total && f.in == total && f.out == std::uint64_t(summaries) &&
+            probe.summaries.load() == summaries;
   for (const auto& [number, want] : expected) {
     const auto it = last.sensors.find(number);
     const sensor_stats got = it != last.sensors.end() ? it->second : sensor_stats{};

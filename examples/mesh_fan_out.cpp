@@ -64,17 +64,6 @@ struct sink {
   }
 };
 
-/// Polls `done` until it holds or `limit` passes: the bounded wait for the mesh's result.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,12 +111,9 @@ int main(int argc, char** argv) {
   auto expected_count = [&](std::size_t i) {
     return names[i] == "alerts" ? error_count : std::uint64_t(events);
   };
-  const bool done = wait_until([&] {
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (probes[i].count.load(std::memory_order_acquire) != expected_count(i)) return false;
-    }
-    return settled.load() == events;
-  });
+  // Every asynchronous trigger answered, then every event processed by every sink it reached.
+  for (int s = settled.load(); s != events; s = settled.load()) settled.wait(s);
+  const bool done = m.settle_for(std::chrono::seconds(60));
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
 
   std::cout << "hub broadcast " << events << " events to " << names.size() << " sinks in "

@@ -13,7 +13,6 @@
 #include <iomanip>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -76,17 +75,6 @@ struct reading_sink {
   }
 };
 
-/// Polls `done` until it holds or `limit` passes: the bounded wait for the mesh's result.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,7 +124,8 @@ int main(int argc, char** argv) {
     }
     return probe.count.load(std::memory_order_acquire) == good;
   };
-  const bool done = wait_until(settled);
+  // Returns once every line fed has been processed by every node it reached.
+  const bool done = m.settle_for(std::chrono::seconds(60)) && settled();
 
   bool ok = done;
   for (const auto& e : expected) {

@@ -54,17 +54,6 @@ struct sink {
   }
 };
 
-/// Polls `done` until it holds or `limit` passes: the bounded wait for the mesh's result.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,15 +83,19 @@ int main(int argc, char** argv) {
       for (int x = 0; !stop_feeding; ++x) {
         m.trigger_data("feed", x);
         fed = x + 1;
+        fed.notify_all();
       }
     } catch (const std::exception& e) {
       std::cerr << "feeder: " << e.what() << "\n";
       feeder_failed = true;
     }
   });
+  // Lets the feeder hand in `step` more values while the mesh runs (the feeder, blocked by
+  // back-pressure, moves only as fast as the mesh takes them).
   auto let_flow = [&] {
-    const std::uint64_t from = m.figures("feed").in;
-    return wait_until([&] { return m.figures("feed").in >= from + step; });
+    const int until = fed.load() + static_cast<int>(step);
+    for (int f = fed.load(); f < until && !feeder_failed; f = fed.load()) fed.wait(f);
+    return !feeder_failed;
   };
 
   bool ok = let_flow();
@@ -124,12 +117,11 @@ int main(int argc, char** argv) {
   feeder.join();
   const int total = fed;
 
-  ok = ok && !feeder_failed && wait_until([&] {
-         return m.figures("feed").in == std::uint64_t(total) && steady.last == total - 1 &&
-                fresh.last == total - 1 && mirrored.last == total - 1 &&
-                m.figures("old").in == old.count &&
-                m.figures("mirror").in == std::uint64_t(total - mirrored.resumed_at);
-       });
+  // Once the mesh has processed every value fed, each sink's figures are final.
+  ok = ok && !feeder_failed && m.settle_for(std::chrono::seconds(60)) &&
+       m.figures("feed").in == std::uint64_t(total) && steady.last == total - 1 &&
+       fresh.last == total - 1 && mirrored.last == total - 1 && m.figures("old").in == old.count &&
+       m.figures("mirror").in == std::uint64_t(total - mirrored.resumed_at);
 
   std::cout << "the feeder handed " << total << " values to feed while main rewired the mesh\n"
             << "  steady      got [" << steady.first << ", " << steady.last + 1

@@ -14,7 +14,6 @@
 #include <iomanip>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -56,17 +55,6 @@ struct desk {
     return p;
   }
 };
-
-/// Polls `done` until it holds or `limit` passes: the bounded wait for the mesh's result.
-template <class Pred>
-bool wait_until(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -119,7 +107,7 @@ int main(int argc, char** argv) {
     const auto f = m.figures("router");
     return f.in == std::uint64_t(tickets) && f.out == std::uint64_t(tickets);
   };
-  const bool done = wait_until(all_arrived);
+  const bool done = m.settle_for(std::chrono::seconds(60)) && all_arrived();
 
   bool ok = done;
   for (std::size_t d = 0; d < desks.size(); ++d) {

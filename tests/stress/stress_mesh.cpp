@@ -112,8 +112,13 @@ TEST_CASE("stress: a mesh rewired at random while data flows delivers exact data
         for (int i = 0; i < sinks; ++i) {
           if (linked[i]) expected[i].insert(expected[i].end(), data.begin(), data.end());
         }
-        // Rewire only once what was triggered has gone through, so each link's data is exact.
-        REQUIRE(settle(always, static_cast<std::uint64_t>(next)));
+        // Rewire only once what was triggered has gone through, so each link's data is exact:
+        // once settle returns, every sink has had all of it (mesh::settle).
+        m.settle();
+        REQUIRE(always.count.load(std::memory_order_acquire) == static_cast<std::uint64_t>(next));
+        for (int k = 0; k < sinks; ++k) {
+          REQUIRE(toggled[k].count.load(std::memory_order_acquire) == expected[k].size());
+        }
         const int i = static_cast<int>(rng() % sinks);
         if (linked[i]) {
           m.disconnect("src", i);
@@ -122,8 +127,9 @@ TEST_CASE("stress: a mesh rewired at random while data flows delivers exact data
         }
         linked[i] = !linked[i];
       }
+      m.settle();
       for (int i = 0; i < sinks; ++i) {
-        REQUIRE(settle(toggled[i], expected[i].size()));
+        REQUIRE(toggled[i].count.load(std::memory_order_acquire) == expected[i].size());
       }
     }
     rt.stop();
@@ -284,4 +290,39 @@ TEST_CASE("stress: trigger_all racing the node's stop returns or fails with no_s
     CHECK_FALSE(m.contains("n"));
   }
   MESSAGE("completed: " << completed << ", refused: " << refused);
+}
+
+namespace {
+
+/// Holds each datum until the test opens the gate: data behind it cannot move meanwhile.
+struct gated_relay {
+  std::atomic<bool>* init(std::atomic<bool>* o) { return o; }
+  std::atomic<bool>* process(const int& x, std::atomic<bool>* o, node_context<int>& ctx) {
+    while (!o->load(std::memory_order_acquire)) std::this_thread::yield();
+    ctx.broadcast(x);
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stress: settle_for gives up while a node holds data, settle returns once it lets go" *
+          doctest::timeout(60)) {
+  seen sink;
+  std::atomic<bool> open{false};
+  {
+    runtime rt(runtime_options{.threads = 2});
+    mesh m(rt);
+    m.start_node("gate", gated_relay{}, &open);
+    m.start_node("sink", recorder{}, &sink);
+    m.connect("gate", "sink");
+    for (int x = 0; x < 100; ++x) m.trigger_data("gate", x);
+    CHECK_FALSE(m.settle_for(std::chrono::milliseconds(20)));
+    CHECK(sink.count.load(std::memory_order_acquire) == 0);
+    open.store(true, std::memory_order_release);
+    m.settle();
+    CHECK(sink.count.load(std::memory_order_acquire) == 100);
+    CHECK(m.settle_for(std::chrono::milliseconds(0)));
+  }
+  CHECK(sink.data.size() == 100);
 }

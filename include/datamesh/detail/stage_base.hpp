@@ -111,6 +111,9 @@ class stage_base : public actor {
   std::uint64_t dropped_estimate() const noexcept {
     return dropped_.load(std::memory_order_relaxed);
   }
+  /// Upstream messages a producer_consumer holds until downstream demand lets it handle them
+  /// (rule 45); 0 for the other roles.
+  std::size_t waiting_estimate() const noexcept { return waiting_.load(std::memory_order_relaxed); }
   producer_demand demand_mode_estimate() const noexcept {
     return accumulating_.load(std::memory_order_relaxed) ? producer_demand::accumulate
                                                          : producer_demand::forward;
@@ -120,6 +123,8 @@ class stage_base : public actor {
   // Written by the stage, read from any thread.
   std::atomic<std::size_t> buffered_{0};
   std::atomic<bool> accumulating_{false};
+  // Written by a producer_consumer, read from any thread: its queue's length.
+  std::atomic<std::size_t> waiting_{0};
   // Written by the stage, read from any thread: events its dispatcher discarded so far.
   std::atomic<std::uint64_t> dropped_{0};
 

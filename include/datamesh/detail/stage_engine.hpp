@@ -419,6 +419,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
     buffer_ = buffer<out_t, std::any>(1);
     buffered_.store(0, std::memory_order_relaxed);
+    waiting_.store(0, std::memory_order_relaxed);
     publish_dropped();
     publish_exit(exit_);
   }
@@ -1120,6 +1121,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
           release(c.waiters);
         }
       }
+      waiting_.store(pc_queue_.size(), std::memory_order_relaxed);
     }
   }
 

@@ -629,8 +629,34 @@ class mesh {
     return snap;
   }
 
+  /// Returns once everything triggered so far has been processed by every node it reached:
+  /// each datum handed in before the call, and each datum the nodes made from it, has been
+  /// processed or counted as lost (`node_snapshot::dropped`, `mesh_snapshot::discarded`), and no
+  /// node holds data for a link. Data other threads trigger meanwhile are waited for too, so
+  /// under a steady stream of triggers it returns once the stream pauses. While data cannot
+  /// move (a supervised node waiting to restart, a receiver that asks for nothing) it waits;
+  /// `settle_for` bounds the wait. On a deterministic runtime it runs the executor instead.
+  /// Not from a node's `process`.
+  /// @throws datamesh::error `would_deadlock` (from a stage of the runtime; or the
+  ///   deterministic executor has nothing left to run while data still wait).
+  void settle() { settle_until(std::nullopt); }
+  /// As `settle`, giving up after `limit`: whether the mesh settled.
+  bool settle_for(std::chrono::milliseconds limit) {
+    return settle_until(std::chrono::steady_clock::now() + limit);
+  }
+
  private:
   using node_ptr = std::shared_ptr<detail::mesh_node>;
+
+  /// What `settle` compares: a sum that moves whenever a datum does, and whether anything
+  /// waits; `stages` are the running nodes' stages, to probe.
+  struct settle_view {
+    std::uint64_t moved = 0;
+    bool idle = true;
+    std::vector<stage_ref> stages;
+  };
+  settle_view look() const;
+  bool settle_until(std::optional<std::chrono::steady_clock::time_point> deadline);
 
   // Call with the registry's mutex held (it guards `n.stage`).
   static node_figures figures_of(const detail::mesh_node& n) {

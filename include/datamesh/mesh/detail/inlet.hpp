@@ -26,6 +26,7 @@
 #include <any>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <iterator>
@@ -138,6 +139,8 @@ struct inlet_base {
   virtual std::size_t close() = 0;
   /// Data accepted or waiting to be, not yet taken by the node.
   virtual std::size_t depth() = 0;
+  /// Data the node has taken so far, over its whole life (`mesh::settle` watches it move).
+  virtual std::uint64_t taken() = 0;
   /// Makes `s` the stage that runs the node, and wakes it for what waits; nothing once closed.
   virtual void attach(const stage_ref& s) = 0;
 };
@@ -163,6 +166,7 @@ struct inlet_queue final : inlet_base {
   // A wake is posted and the stage has not taken since: later items need no wake of their own,
   // so a burst of triggers costs the stage one message, not one each.
   bool wake_pending = false;
+  std::uint64_t taken_total = 0;  // data handed to the node by `take`
 
   /// Accepts `v`; the stage to wake, if any. Call with `mutex` held, and wake after releasing.
   stage_ptr accept(T&& v) {
@@ -217,11 +221,17 @@ struct inlet_queue final : inlet_base {
     return items.size() + waiting.size();
   }
 
+  std::uint64_t taken() override {
+    std::lock_guard lock(mutex);
+    return taken_total;
+  }
+
   /// Appends to `out` up to `n` data, from the items and then the feeds, and accepts waiting
   /// asynchronous items as room frees. Returns whether data remain. Called by the node's stage.
   bool take(std::size_t n, std::vector<T>& out) {
     std::vector<completion> accepted;
     bool more = false;
+    const std::size_t had = out.size();
     {
       std::unique_lock lock(mutex);
       wake_pending = false;
@@ -245,6 +255,7 @@ struct inlet_queue final : inlet_base {
       // The queue is empty or `n` is met: what is left of `n` comes from the feeds.
       while (out.size() < n && items.empty() && !feeds.empty()) read(*feeds.front(), n, lock, out);
       more = has_data();
+      taken_total += out.size() - had;
     }
     for (auto& c : accepted) c(std::error_code{});
     return more;
