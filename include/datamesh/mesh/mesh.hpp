@@ -640,7 +640,8 @@ class mesh {
   /// @throws datamesh::error `would_deadlock` (from a stage of the runtime; or the
   ///   deterministic executor has nothing left to run while data still wait).
   void settle() { settle_until(std::nullopt); }
-  /// As `settle`, giving up after `limit`: whether the mesh settled.
+  /// As `settle`, giving up after `limit`: whether the mesh settled. The limit includes a round
+  /// trip to every node, so on a thread pool a zero limit tells only for an empty mesh.
   bool settle_for(std::chrono::milliseconds limit) {
     return settle_until(std::chrono::steady_clock::now() + limit);
   }
