@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Configures, builds and tests DataMesh the way CI does. The whole suite (unit, stress,
-# compile-fail, package, fuzz-corpus and example tests; -Werror, asserts on) runs three times:
-# the `ci` workflow preset (Release), ThreadSanitizer (tsan), and AddressSanitizer + UBSan with
-# leak checks (asan). Then the libFuzzer target runs for DATAMESH_FUZZ_SECONDS (default 60;
-# scripts/fuzz.sh).
+# Configures, builds and tests DataMesh.
 #
-#   ./scripts/test.sh          all of it
-#   ./scripts/test.sh --quick  the ci workflow only
+#   ./scripts/test.sh               the newcomer's test command: the `ci` workflow preset, a
+#                                   Release build with -Werror and asserts, and the whole suite
+#                                   (unit, stress, compile-fail, package, fuzz-corpus, examples)
+#   ./scripts/test.sh --sanitizers  what CI adds (.ci/run): the suite under ThreadSanitizer
+#                                   (tsan) and AddressSanitizer + UBSan (asan), without the
+#                                   compile-fail and package tests, which no sanitizer changes;
+#                                   then the libFuzzer target for DATAMESH_FUZZ_SECONDS (default
+#                                   60; scripts/fuzz.sh)
+#   ./scripts/test.sh --all         both, in that order
 #
-# Idempotent: build trees live in build/<preset> and are reused; re-running rebuilds what changed.
-# Needs the packages from scripts/install-deps.sh.
+# Each step prints its time. Idempotent: build trees live in build/<preset> and are reused;
+# re-running rebuilds what changed. Needs the packages from scripts/install-deps.sh.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-quick=0
+release=1
+sanitizers=0
 for arg in "$@"; do
   case "$arg" in
-    --quick) quick=1 ;;
-    -h|--help) sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --quick) ;;  # the default since the sanitizers moved to --sanitizers; kept for old scripts
+    --sanitizers) release=0; sanitizers=1 ;;
+    --all) release=1; sanitizers=1 ;;
+    -h|--help) sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -30,9 +36,12 @@ run() {
   echo "  ($((SECONDS - start)) s)"  # where a CI run's time goes
 }
 
-run cmake --workflow --preset ci
-if [[ "$quick" == 1 ]]; then
-  echo "test.sh: ci passed (--quick: no sanitizers, no fuzzing)"
+total=$SECONDS
+if [[ "$release" == 1 ]]; then
+  run cmake --workflow --preset ci
+  echo "test.sh: the Release build passed the whole suite ($((SECONDS - total)) s)"
+fi
+if [[ "$sanitizers" == 0 ]]; then
   exit 0
 fi
 
@@ -53,4 +62,4 @@ done
 
 run ./scripts/fuzz.sh "${DATAMESH_FUZZ_SECONDS:-60}"
 
-echo "test.sh: all tests passed"
+echo "test.sh: all tests passed ($((SECONDS - total)) s)"
