@@ -10,26 +10,6 @@
 
 namespace datamesh {
 
-const char* to_string(stage_role r) noexcept {
-  switch (r) {
-    case stage_role::producer:
-      return "producer";
-    case stage_role::consumer:
-      return "consumer";
-    case stage_role::producer_consumer:
-      return "producer_consumer";
-  }
-  return "unknown";
-}
-
-const char* to_string(peer_role r) noexcept {
-  return r == peer_role::producer ? "producer" : "consumer";
-}
-
-const char* to_string(cancel_kind k) noexcept {
-  return k == cancel_kind::cancel ? "cancel" : "down";
-}
-
 detail::stage_base& stage_ref::core() const {
   if (!p_) throw error(errc::no_stage, "the stage handle is empty");
   return *p_;

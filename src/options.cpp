@@ -8,42 +8,6 @@
 
 namespace datamesh {
 
-const char* to_string(demand_mode m) noexcept {
-  return m == demand_mode::automatic ? "automatic" : "manual";
-}
-
-const char* to_string(producer_demand m) noexcept {
-  return m == producer_demand::forward ? "forward" : "accumulate";
-}
-
-const char* to_string(buffer_keep k) noexcept { return k == buffer_keep::first ? "first" : "last"; }
-
-const char* to_string(cancel_mode m) noexcept {
-  switch (m) {
-    case cancel_mode::permanent:
-      return "permanent";
-    case cancel_mode::transient:
-      return "transient";
-    case cancel_mode::temporary:
-      return "temporary";
-  }
-  return "unknown";
-}
-
-const char* to_string(log_level l) noexcept {
-  switch (l) {
-    case log_level::debug:
-      return "debug";
-    case log_level::info:
-      return "info";
-    case log_level::warning:
-      return "warning";
-    case log_level::error:
-      return "error";
-  }
-  return "unknown";
-}
-
 void subscribe_options::validate() const {
   if (max_demand < 1 || max_demand == infinity) {
     throw error(

@@ -5,18 +5,6 @@
 
 namespace datamesh {
 
-const char* to_string(restart_type t) noexcept {
-  switch (t) {
-    case restart_type::permanent:
-      return "permanent";
-    case restart_type::transient:
-      return "transient";
-    case restart_type::temporary:
-      return "temporary";
-  }
-  return "unknown";
-}
-
 void check_restart_type(restart_type t) {
   if (t != restart_type::permanent && t != restart_type::transient &&
       t != restart_type::temporary) {

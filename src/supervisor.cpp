@@ -6,10 +6,6 @@
 
 namespace datamesh {
 
-const char* to_string(child_kind k) noexcept {
-  return k == child_kind::worker ? "worker" : "supervisor";
-}
-
 void shutdown_policy::validate() const {
   if (how != kind::brutal_kill && how != kind::timeout && how != kind::infinity) {
     throw error(errc::bad_options, "invalid shutdown: not a shutdown_policy kind");

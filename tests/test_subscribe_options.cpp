@@ -1,10 +1,16 @@
-// subscribe_options::validate (SPEC rule 22) and the exit_reason value type that cancel modes
-// decide on (SPEC rules 87-88).
+// subscribe_options::validate (SPEC rule 22), the exit_reason value type that cancel modes
+// decide on (SPEC rules 87-88), and the names of the options' and reasons' values.
 #include <datamesh/buffer.hpp>
 #include <datamesh/demand.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/exit_reason.hpp>
+#include <datamesh/flow/from_range.hpp>
+#include <datamesh/log.hpp>
+#include <datamesh/stage.hpp>
+#include <datamesh/stage_role.hpp>
 #include <datamesh/subscribe_options.hpp>
+#include <datamesh/supervisor/child_spec.hpp>
+#include <datamesh/supervisor/restart.hpp>
 
 #include <doctest/doctest.h>
 
@@ -167,4 +173,29 @@ TEST_CASE("rule 95: a reason made from an exception keeps its what() and the exc
     CHECK(odd.detail() == "unknown exception");
     CHECK(odd.exception() != nullptr);
   }
+}
+
+TEST_CASE("every enumeration value reads as its name; a value outside it reads unknown") {
+  using namespace datamesh;
+  auto name = [](auto v) { return std::string(to_string(v)); };
+  CHECK(name(errc::bad_options) == "bad_options");
+  CHECK(name(errc::inlet_full) == "inlet_full");
+  CHECK(name(exit_reason::kind::error) == "error");
+  CHECK(name(stage_role::producer_consumer) == "producer_consumer");
+  CHECK(name(peer_role::consumer) == "consumer");
+  CHECK(name(cancel_kind::down) == "down");
+  CHECK(name(demand_mode::manual) == "manual");
+  CHECK(name(producer_demand::accumulate) == "accumulate");
+  CHECK(name(buffer_keep::last) == "last");
+  CHECK(name(cancel_mode::transient) == "transient");
+  CHECK(name(log_level::warning) == "warning");
+  CHECK(name(child_kind::supervisor) == "supervisor");
+  CHECK(name(restart_type::temporary) == "temporary");
+  CHECK(name(producer_on_cancel::continue_running) == "continue");  // GenStage's spelling
+  CHECK(name(producer_on_cancel::stop) == "stop");
+  // A cast value names nothing: before, a two-valued enum read as its other value.
+  CHECK(name(static_cast<demand_mode>(7)) == "unknown");
+  CHECK(name(static_cast<cancel_kind>(7)) == "unknown");
+  CHECK(name(static_cast<errc>(0)) == "unknown");
+  CHECK(error_category().message(static_cast<int>(errc::no_stage)) == "no_stage");
 }

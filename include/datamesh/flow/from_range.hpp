@@ -49,9 +49,7 @@ enum class producer_on_cancel {
 };
 
 /// "continue" or "stop", GenStage's names.
-inline const char* to_string(producer_on_cancel p) noexcept {
-  return p == producer_on_cancel::stop ? "stop" : "continue";
-}
+const char* to_string(producer_on_cancel p) noexcept;
 
 /// Options of a producer started from a range or a generator (SPEC rule 103).
 struct source_options {
