@@ -6,6 +6,8 @@
 /// Pure policy: no threads. It allocates only when it grows.
 #pragma once
 
+#include <datamesh/detail/assert.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -43,6 +45,7 @@ class buffer {
   /// Stores `events` (moved from, from `first` on). Returns how many events were discarded
   /// (rule 54). Infos whose events were all discarded are released into `released` (rule 62).
   std::size_t store(std::vector<T>& events, std::size_t first, std::vector<Info>& released) {
+    DATAMESH_ASSERT(first <= events.size(), "a batch is stored from inside it");
     const std::size_t incoming = events.size() - first;
     if (incoming == 0) return 0;
     if (capacity_ == infinity || events_.size() + incoming <= capacity_) {
@@ -53,6 +56,7 @@ class buffer {
       const std::size_t room = capacity_ - events_.size();
       events.resize(first + room);
       append(events, first);
+      DATAMESH_ASSERT(events_.size() == capacity_, "keeping the first fills the buffer");
       return incoming - room;
     }
     // keep last: drop the oldest; when the incoming alone overflow, keep only their tail.
@@ -64,6 +68,7 @@ class buffer {
       drop_front(discarded, released);
     }
     append(events, first);
+    DATAMESH_ASSERT(events_.size() == capacity_, "keeping the last fills the buffer");
     return discarded;
   }
 

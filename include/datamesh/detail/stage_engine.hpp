@@ -12,6 +12,7 @@
 
 #include <datamesh/buffer.hpp>
 #include <datamesh/context.hpp>
+#include <datamesh/detail/assert.hpp>
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/detail/subscribe_reply.hpp>
 #include <datamesh/error.hpp>
@@ -500,6 +501,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         if (m.opts.cancel != cancel_mode::temporary) request_exit(exit_reason::noproc());
         return;
       }
+      DATAMESH_ASSERT(producers_.count(m.id) == 0, "the runtime never reuses a subscription id");
       subscription sub(m.id, self_ptr(), m.producer);
       // The subscribe goes out before handle_subscribe runs, so an ask made there (or by another
       // thread right after `subscribe`) can never reach the producer ahead of it (rule 41).

@@ -13,6 +13,7 @@
 /// which on a busy machine cost more than the data's processing (bench/ W8).
 #pragma once
 
+#include <datamesh/detail/assert.hpp>
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
@@ -255,6 +256,7 @@ struct inlet_queue final : inlet_base {
       // The queue is empty or `n` is met: what is left of `n` comes from the feeds.
       while (out.size() < n && items.empty() && !feeds.empty()) read(*feeds.front(), n, lock, out);
       more = has_data();
+      DATAMESH_ASSERT(out.size() - had <= n, "an inlet hands its node no more than it asked");
       taken_total += out.size() - had;
     }
     for (auto& c : accepted) c(std::error_code{});
