@@ -4,11 +4,12 @@
 #   ./scripts/test.sh               the newcomer's test command: the `ci` workflow preset, a
 #                                   Release build with -Werror and asserts, and the whole suite
 #                                   (unit, stress, compile-fail, package, fuzz-corpus, examples)
-#   ./scripts/test.sh --sanitizers  what CI adds (.ci/run): the suite under ThreadSanitizer
-#                                   (tsan) and AddressSanitizer + UBSan (asan), without the
-#                                   compile-fail and package tests, which no sanitizer changes;
-#                                   then the libFuzzer target for DATAMESH_FUZZ_SECONDS (default
-#                                   60; scripts/fuzz.sh)
+#   ./scripts/test.sh --sanitizers  what CI adds (.ci/run): the stress tests (all the tests with
+#                                   real threads) under ThreadSanitizer (tsan), the unit and
+#                                   stress tests under AddressSanitizer + UBSan (asan); the
+#                                   examples, compile-fail and package tests run in Release only;
+#                                   then the libFuzzer target (ASan + UBSan) from the seed corpus
+#                                   for DATAMESH_FUZZ_SECONDS (default 60; scripts/fuzz.sh)
 #   ./scripts/test.sh --all         both, in that order
 #
 # Each step prints its time. Idempotent: build trees live in build/<preset> and are reused;

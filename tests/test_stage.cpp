@@ -279,31 +279,6 @@ TEST_CASE("runtime stop runs every terminate exactly once and leaves no stage") 
   CHECK_THROWS_AS(f.rt.start<counter>(&pj), error);
 }
 
-TEST_CASE("the owned thread pool runs a pipeline and stops cleanly") {
-  runtime rt(runtime_options{.threads = 2});
-  struct limited {
-    int next = 0;
-    void handle_demand(std::size_t n, context<int>& ctx) {
-      for (; n > 0 && next < 10'000; --n) ctx.push(next++);
-      if (next == 10'000) ctx.stop();
-    }
-  };
-  struct total {
-    long* sum;
-    void handle_events(std::span<const int> in) {
-      for (int x : in) *sum += x;
-    }
-  };
-  long sum = 0;
-  auto p = rt.start<limited>();
-  auto c = rt.start<total>(&sum);
-  subscribe(c, p, {.max_demand = 10});
-  CHECK(c.wait().is_normal());  // permanent: follows the producer's normal exit
-  CHECK(sum == 10'000L * 9'999 / 2);
-  rt.stop();
-  CHECK(rt.stage_count() == 0);
-}
-
 namespace {
 
 /// Answers calls: "emit" pushes 7, 8, 9 and returns "done" (after them); "early" replies first,

@@ -105,3 +105,28 @@ TEST_CASE("stress: producers, producer_consumers and consumers on the thread poo
     CHECK(sum.load() == producers * (per_producer * (per_producer + 1) / 2));
   }
 }
+
+TEST_CASE("the owned thread pool runs a pipeline and stops cleanly" * doctest::timeout(120)) {
+  runtime rt(runtime_options{.threads = 2});
+  struct limited {
+    int next = 0;
+    void handle_demand(std::size_t n, context<int>& ctx) {
+      for (; n > 0 && next < 10'000; --n) ctx.push(next++);
+      if (next == 10'000) ctx.stop();
+    }
+  };
+  struct total {
+    long* sum;
+    void handle_events(std::span<const int> in) {
+      for (int x : in) *sum += x;
+    }
+  };
+  long sum = 0;
+  auto p = rt.start<limited>();
+  auto c = rt.start<total>(&sum);
+  subscribe(c, p, {.max_demand = 10});
+  CHECK(c.wait().is_normal());  // permanent: follows the producer's normal exit
+  CHECK(sum == 10'000L * 9'999 / 2);
+  rt.stop();
+  CHECK(rt.stage_count() == 0);
+}

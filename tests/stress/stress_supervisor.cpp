@@ -6,6 +6,7 @@
 #include <datamesh/supervisor/consumer_supervisor.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <future>
@@ -20,6 +21,7 @@
 #include "support/stress.hpp"
 
 using namespace datamesh;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -111,4 +113,37 @@ TEST_CASE("stress: 1M events through a consumer supervisor with failing workers"
   CHECK(t->worst_outstanding.load() <= max_demand);
   MESSAGE("failures restarted: " << t->failures.load()
                                  << ", worst outstanding: " << t->worst_outstanding.load());
+}
+
+TEST_CASE("rule 118: a blocked worker on its own executor is given up after its timeout" *
+          doctest::timeout(120)) {
+  runtime blocking(runtime_options{.threads = 1});  // a real thread for the blocking work
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> ran{0};
+  {
+    dmtest::journal pj;
+    dmtest::fixture f;
+    auto producer = f.rt.start<dmtest::counter>(&pj);
+    auto sup = consumer_supervisor<int>::start(
+        f.rt, worker_template_on<int>(blocking.executor(),
+                                      [released, &ran](int) {
+                                        ++ran;
+                                        released.wait();  // blocks, deaf to its stop token
+                                      })
+                  .restart(restart_type::temporary)
+                  .shutdown(shutdown_policy::after(2s)));
+    subscribe(sup, producer, {.max_demand = 1});
+    f.run();
+    stop(sup, exit_reason::shutdown());
+    f.run();
+    CHECK(sup.alive());
+    f.ex.advance(2s);
+    f.run();
+    CHECK_FALSE(sup.alive());  // the supervisor is free although the worker still blocks
+    CHECK(sup.exit_reason_if_exited()->get_kind() == exit_reason::kind::shutdown);
+  }
+  release.set_value();
+  blocking.stop();
+  CHECK(ran.load() <= 1);
 }

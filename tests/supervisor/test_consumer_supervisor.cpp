@@ -382,38 +382,6 @@ TEST_CASE("rule 118: on shutdown each child is stopped by its own shutdown setti
   CHECK(producer.alive());
 }
 
-TEST_CASE("rule 118: a blocked worker on its own executor is given up after its timeout") {
-  runtime blocking(runtime_options{.threads = 1});  // a real thread for the blocking work
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::atomic<int> ran{0};
-  {
-    journal pj;
-    fixture f;
-    auto producer = f.rt.start<counter>(&pj);
-    auto sup = consumer_supervisor<int>::start(
-        f.rt, worker_template_on<int>(blocking.executor(),
-                                      [released, &ran](int) {
-                                        ++ran;
-                                        released.wait();  // blocks, deaf to its stop token
-                                      })
-                  .restart(restart_type::temporary)
-                  .shutdown(shutdown_policy::after(2s)));
-    subscribe(sup, producer, {.max_demand = 1});
-    f.run();
-    stop(sup, exit_reason::shutdown());
-    f.run();
-    CHECK(sup.alive());
-    f.ex.advance(2s);
-    f.run();
-    CHECK_FALSE(sup.alive());  // the supervisor is free although the worker still blocks
-    CHECK(sup.exit_reason_if_exited()->get_kind() == exit_reason::kind::shutdown);
-  }
-  release.set_value();
-  blocking.stop();
-  CHECK(ran.load() <= 1);
-}
-
 TEST_CASE("rule 119: bad subscribe options, a dead producer, and cancel modes as a consumer") {
   journal pj;
   manual_worker w;
