@@ -1,7 +1,8 @@
 // Mesh pipeline: raw lines enter node "source" through trigger_data and flow
-// source -> parse -> scale -> sink, one small node logic per step. "parse" drops malformed lines,
-// "scale" takes its factor and offset as named node_args, and the sink's typed init argument is
-// where it counts what arrives. The per-node figures show where data went.
+// source -> parse -> scale -> sink, one small node logic per step, in each form a logic takes:
+// "source" is a lambda, "parse" keeps its separator as its state, "scale" takes its factor and
+// offset as named node_args, and the sink keeps no state (its probe is a member of the logic).
+// The per-node figures show where data went.
 //
 //   example_mesh_pipeline [--quick]
 #include <datamesh/datamesh.hpp>
@@ -26,17 +27,6 @@ struct reading {
 struct sink_probe {
   std::atomic<std::uint64_t> count{0};
   std::atomic<std::int64_t> sum{0};
-};
-
-struct no_state {};
-
-/// The entry point: passes each line on as it came.
-struct line_source {
-  no_state init(const datamesh::node_args&) { return {}; }
-  no_state process(const std::string& line, no_state s, datamesh::node_context<std::string>& ctx) {
-    ctx.broadcast(line);
-    return s;
-  }
 };
 
 /// Parses "sensor<sep>value"; a line that does not parse is dropped.
@@ -65,13 +55,13 @@ struct scale {
   }
 };
 
-/// The end of the line: counts and sums into the probe it was started with.
+/// The end of the line: counts and sums into its probe. It keeps no state, so it has no `init`:
+/// the probe is a member of the logic, copied into the node.
 struct reading_sink {
-  sink_probe* init(sink_probe* probe) { return probe; }
-  sink_probe* process(const reading& r, sink_probe* p, datamesh::node_context<void>&) {
-    p->sum.fetch_add(r.value, std::memory_order_relaxed);
-    p->count.fetch_add(1, std::memory_order_release);
-    return p;
+  sink_probe* probe;
+  void process(const reading& r, datamesh::node_context<void>&) {
+    probe->sum.fetch_add(r.value, std::memory_order_relaxed);
+    probe->count.fetch_add(1, std::memory_order_release);
   }
 };
 
@@ -84,10 +74,13 @@ int main(int argc, char** argv) {
   sink_probe probe;  // outlives the mesh that writes it
   datamesh::runtime rt;
   datamesh::mesh m(rt);
-  m.start_node("source", line_source{}, {});
+  // The entry point, a lambda: passes each line on as it came.
+  m.start_node("source", [](const std::string& line, datamesh::node_context<std::string>& ctx) {
+    ctx.broadcast(line);
+  });
   m.start_node("parse", parse{}, {{"separator", ","}});
   m.start_node("scale", scale{}, {{"factor", 10}, {"offset", -5}});
-  m.start_node("sink", reading_sink{}, &probe);
+  m.start_node("sink", reading_sink{&probe});
   m.connect("source", "parse");
   m.connect("parse", "scale");
   m.connect("scale", "sink");

@@ -24,6 +24,7 @@
 #include <datamesh/mesh/node_args.hpp>
 #include <datamesh/mesh/node_id.hpp>
 #include <datamesh/mesh/snapshot.hpp>
+#include <datamesh/none.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>

@@ -112,6 +112,7 @@ struct member_args;
 template <class C, class R, class... A>
 struct member_args<R (C::*)(A...)> {
   using type = type_list<A...>;
+  using result = R;
 };
 template <class C, class R, class... A>
 struct member_args<R (C::*)(A...) noexcept> : member_args<R (C::*)(A...)> {};

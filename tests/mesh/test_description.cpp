@@ -20,14 +20,10 @@ using namespace dmtest::mesh_logic;
 
 namespace {
 
-/// A sink recording into the vector its prototype points at.
+/// A sink recording into the vector its prototype points at: a logic without state or init.
 struct catalog_recorder {
   std::vector<int>* out = nullptr;
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<void>&) {
-    out->push_back(x);
-    return s;
-  }
+  void process(const int& x, node_context<void>&) { out->push_back(x); }
 };
 
 struct caught {
@@ -374,6 +370,29 @@ link filter -> ("sink", 7)
   CHECK(m.try_trigger_data("sensor-1", 30) == trigger_status::full);
   f.run();
   CHECK(got == std::vector<int>{11, 20});
+}
+
+TEST_CASE("description: a catalog names lambdas and logic without init, stateful or not") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  logic_catalog c;
+  c.add("double", [](int x, node_context<int>& ctx) { ctx.broadcast(2 * x); })
+      .add("total",
+           [](const int& x, int sum, node_context<int>& ctx) {
+             ctx.broadcast(sum + x);
+             return sum + x;
+           })
+      .add("recorder", catalog_recorder{&got});
+  // A logic without init reads no arguments; a description may still give some.
+  start_mesh(m,
+             "node a = double\nnode b = total(unused = 1)\nnode c = recorder\n"
+             "link a -> b\nlink b -> c",
+             c);
+  f.run();
+  for (int x : {1, 2, 3}) m.trigger_data("a", x);
+  f.run();
+  CHECK(got == std::vector<int>{2, 6, 12});
 }
 
 TEST_CASE("description: a logic not in the catalog starts nothing") {

@@ -112,6 +112,76 @@ TEST_CASE("mesh: integer ids of any integer type name the same node") {
   CHECK(got == std::vector<int>{42});
 }
 
+namespace {
+
+/// Adds its configuration to each datum: a logic with no state and no init.
+struct offset_by {
+  int k;
+  void process(const int& x, node_context<int>& ctx) { ctx.broadcast(x + k); }
+};
+
+/// A running total that starts from `int{}`: a state without init.
+struct running_total {
+  int process(const int& x, int total, node_context<int>& ctx) {
+    ctx.broadcast(total + x);
+    return total + x;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("mesh: node logic without state, without init, and as lambdas") {
+  static_assert(!node_traits<offset_by>::stateful);
+  static_assert(std::is_same_v<node_traits<offset_by>::state_type, none>);
+  static_assert(std::is_same_v<node_traits<offset_by>::args_type, node_args>);
+  static_assert(node_traits<running_total>::stateful);
+  static_assert(std::is_same_v<node_traits<running_total>::state_type, int>);
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  int calls = 0;  // what a capturing lambda sees
+  m.start_node("double", [&calls](int x, node_context<int>& ctx) {
+    ++calls;
+    ctx.broadcast(2 * x);
+  });
+  m.start_node("offset", offset_by{100});
+  m.start_node("total", running_total{}, {}, {.inlet_capacity = 4});
+  m.start_node("count", [](const int& x, std::size_t n, node_context<int>& ctx) -> std::size_t {
+    ctx.broadcast(x);
+    return n + 1;
+  });
+  m.start_node("sink", [&got](const int& x, node_context<void>&) { got.push_back(x); });
+  m.connect("double", "offset");
+  m.connect("offset", "total");
+  m.connect("total", "count");
+  m.connect("count", "sink");
+  f.run();
+  for (int x : {1, 2, 3}) m.trigger_data("double", x);
+  f.run();
+  CHECK(calls == 3);
+  CHECK(got == std::vector<int>{102, 206, 312});  // 102, 104, 106 summed as they pass
+  CHECK(m.figures("sink").in == 3);
+}
+
+TEST_CASE("mesh: a lambda node that throws stops its node only") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  m.start_node("picky", [](const int& x, node_context<int>& ctx) {
+    if (x < 0) throw std::invalid_argument("negative");
+    ctx.broadcast(x);
+  });
+  m.start_node("sink", [&got](const int& x, node_context<void>&) { got.push_back(x); });
+  m.connect("picky", "sink");
+  f.run();
+  m.trigger_data("picky", 1);
+  f.run();
+  m.trigger_data("picky", -1);
+  f.run();
+  CHECK(got == std::vector<int>{1});
+  CHECK(m.nodes() == std::vector<node_id>{"sink"});  // "picky" stopped, the sink runs on
+}
+
 TEST_CASE("mesh: fan-out, a broadcast reaches every connected node") {
   std::vector<int> a, b, c;
   fixture f;

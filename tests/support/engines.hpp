@@ -15,13 +15,13 @@
   X(producer, void, int, broadcast_dispatcher<int>)                              \
   X(producer, void, int, partition_dispatcher<int>)                              \
   X(producer_consumer, int, int, demand_dispatcher<int>)                         \
-  X(consumer, int, void, demand_dispatcher<detail::no_event>)                    \
+  X(consumer, int, void, demand_dispatcher<none>)                                \
   X(producer, void, std::size_t, demand_dispatcher<std::size_t>)                 \
   X(producer_consumer, std::size_t, std::size_t, demand_dispatcher<std::size_t>) \
-  X(consumer, std::size_t, void, demand_dispatcher<detail::no_event>)            \
-  X(consumer, std::string, void, demand_dispatcher<detail::no_event>)            \
+  X(consumer, std::size_t, void, demand_dispatcher<none>)                        \
+  X(consumer, std::string, void, demand_dispatcher<none>)                        \
   X(producer_consumer, int, int, mesh_dispatcher<int>)                           \
-  X(producer_consumer, int, no_output, mesh_dispatcher<no_output>)
+  X(producer_consumer, int, none, mesh_dispatcher<none>)
 
 #define DATAMESH_TEST_ENGINE_DECLARE(role, in, out, dispatcher)                             \
   extern template class datamesh::detail::stage_engine<datamesh::stage_role::role, in, out, \

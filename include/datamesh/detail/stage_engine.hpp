@@ -16,6 +16,7 @@
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/detail/subscribe_reply.hpp>
 #include <datamesh/error.hpp>
+#include <datamesh/none.hpp>
 #include <datamesh/runtime/detail/mailbox.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/stage.hpp>
@@ -39,11 +40,9 @@
 
 namespace datamesh::detail {
 
-/// The element type standing in for "no events" on the side a role does not have.
-struct no_event {};
-
+/// The element type on the side a role does not have.
 template <class T>
-using event_or_none = std::conditional_t<std::is_void_v<T>, no_event, T>;
+using event_or_none = std::conditional_t<std::is_void_v<T>, none, T>;
 
 /// Checks that a dispatcher's options have the right type. Throws `bad_options`.
 template <class D>

@@ -254,8 +254,18 @@ class mesh {
   mesh(const mesh&) = delete;
   mesh& operator=(const mesh&) = delete;
 
-  /// Starts node `id` running `logic`, its state made by `logic.init(args)`; with
-  /// a `permanent` or `transient` `opts.restart`, under a supervisor of its own.
+  /// Starts node `id` running `logic` with no arguments and default options: a logic without
+  /// `init` (a lambda, say), or one whose `init` takes `node_args`.
+  /// @throws datamesh::error as the overload with arguments.
+  template <node_logic L>
+  requires std::is_same_v<typename node_traits<L>::args_type, node_args> stage_ref
+  start_node(node_id id, L logic) {
+    return start_node(std::move(id), std::move(logic), node_args{});
+  }
+
+  /// Starts node `id` running `logic` (node.hpp), its first state made by `logic.init(args)`
+  /// (`State{}` without `init`); with a `permanent` or `transient` `opts.restart`, under a
+  /// supervisor of its own.
   /// @throws datamesh::error `duplicate_node`, `start_failed` (init threw), `bad_options`.
   template <node_logic L>
   stage_ref start_node(node_id id, L logic, const typename node_traits<L>::args_type& args,

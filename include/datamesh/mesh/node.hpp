@@ -1,7 +1,7 @@
 /// @file
 /// Node logic: what a user writes for a mesh node, and the stage that runs it.
 ///
-/// A node logic is a plain struct with two members:
+/// A node logic is a plain struct with a `process` member, or a lambda:
 ///
 ///     struct threshold_filter {
 ///       struct state { double threshold; std::uint64_t passed = 0; };
@@ -11,17 +11,27 @@
 ///         return s;
 ///       }
 ///     };
+///     mesh.start_node("doubler", [](const int& x, datamesh::node_context<int>& ctx) {
+///       ctx.broadcast(2 * x);
+///     });
 ///
-///   - `State init(const Args&)`: turns the node's start arguments into its first state. `Args`
-///     is `node_args` (named values) or any type of the logic's own.
 ///   - `R process(const In&, State, node_context<Out>&)`: handles one datum and returns the next
 ///     state. `R` is `State`, or `node_result<State>` to stop the node with a reason instead.
 ///     `Out` is what the node emits (`void` for a sink). An exception stops the node with it
 ///     as the reason; the rest of the mesh goes on.
+///   - `void process(const In&, node_context<Out>&)`: the same for a node that keeps no state
+///     (its state is `none`).
+///   - `State init(const Args&)`, optional with a state: turns the node's start arguments into
+///     its first state. `Args` is `node_args` (named values) or any type of the logic's own.
+///     Without `init` the first state is `State{}` and the node's arguments are `node_args`,
+///     which such a logic does not read.
+///   - A lambda (any class with one non-template call operator and no `process`) is a logic
+///     whose call operator is its `process`. The datum may also be taken by value.
 ///
-/// The context broadcasts to every connected node or sends to one by id; the logic knows
-/// nothing of threads, demand or the registry. The state is private to its node: only its
-/// node's stage touches it, one datum at a time.
+/// A logic object is copied into the node's stage (and again for each restart): data members
+/// are a stateless logic's configuration. The context broadcasts to every connected node or
+/// sends to one by id; the logic knows nothing of threads, demand or the registry. The state is
+/// private to its node: only its node's stage touches it, one datum at a time.
 #pragma once
 
 #include <datamesh/context.hpp>
@@ -31,6 +41,7 @@
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node_args.hpp>
 #include <datamesh/mesh/node_id.hpp>
+#include <datamesh/none.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
@@ -53,8 +64,8 @@ namespace datamesh {
 template <class State>
 using node_result = std::variant<State, exit_reason>;
 
-/// The event type of a node that emits nothing (its `Out` is `void`).
-struct no_output {};
+/// The event type of a node that emits nothing: `none`, the name kept for one release.
+using no_output [[deprecated("use datamesh::none")]] = none;
 
 template <class Out>
 class node_context;
@@ -128,37 +139,8 @@ struct node_link {
   }
 };
 
-template <class T>
-struct process_args;
-template <class L, class R, class In, class State, class Ctx>
-struct process_args<R (L::*)(const In&, State, Ctx&)> {
-  using input = In;
-  using state = std::remove_cvref_t<State>;
-  using result = R;
-  using context = Ctx;
-};
-template <class L, class R, class In, class State, class Ctx>
-struct process_args<R (L::*)(const In&, State, Ctx&) const>
-    : process_args<R (L::*)(const In&, State, Ctx&)> {};
-
-template <class T>
-struct init_args;
-template <class L, class R, class A>
-struct init_args<R (L::*)(A)> {
-  using args = std::remove_cvref_t<A>;
-};
-template <class L, class R, class A>
-struct init_args<R (L::*)(A) const> : init_args<R (L::*)(A)> {};
-
-template <class C>
-struct context_out;
 template <class Out>
-struct context_out<node_context<Out>> {
-  using type = Out;
-};
-
-template <class Out>
-using wire_t = std::conditional_t<std::is_void_v<Out>, no_output, Out>;
+using wire_t = std::conditional_t<std::is_void_v<Out>, none, Out>;
 
 /// What a node's contexts share with its stage: its id, its links, the stage's context while
 /// the logic runs. Stage-owned.
@@ -254,30 +236,170 @@ class node_context<void> : public detail::node_context_common<void> {
   explicit node_context(detail::node_outbox<void>* box) noexcept : node_context_common(box) {}
 };
 
-/// What a node logic is: see the file comment.
+namespace detail {
+
+template <class C>
+struct context_out {
+  static constexpr bool is_context = false;
+};
+template <class Out>
+struct context_out<node_context<Out>&> {
+  static constexpr bool is_context = true;
+  using type = Out;
+};
+
+// Whether a parameter can take a datum: `const In&` or `In` by value.
+template <class P>
+inline constexpr bool datum_param =
+    !std::is_rvalue_reference_v<P> &&
+    (!std::is_lvalue_reference_v<P> || std::is_const_v<std::remove_reference_t<P>>);
+
 template <class L>
-concept node_logic = std::is_class_v<L> && requires {
-  &L::init;
+concept has_process = requires {
   &L::process;
 };
+template <class L>
+concept has_call = requires {
+  &L::operator();
+};
+template <class L>
+concept has_init = requires {
+  &L::init;
+};
+
+// What a logic's `process` (or a lambda's call operator) takes and returns.
+template <class Args, class R>
+struct process_shape {
+  static constexpr bool valid = false;
+  static constexpr bool stateful = false;
+  using input = none;
+  using state = none;
+  using context = node_context<void>&;
+  using result = void;
+};
+template <class In, class Ctx, class R>  // stateless
+requires datum_param<In> &&
+    context_out<Ctx>::is_context struct process_shape<type_list<In, Ctx>, R> {
+  static constexpr bool valid = true;
+  static constexpr bool stateful = false;
+  using input = std::remove_cvref_t<In>;
+  using state = none;
+  using context = Ctx;
+  using result = R;
+};
+template <class In, class State, class Ctx, class R>
+requires datum_param<In> &&
+    context_out<Ctx>::is_context struct process_shape<type_list<In, State, Ctx>, R> {
+  static constexpr bool valid = true;
+  static constexpr bool stateful = true;
+  using input = std::remove_cvref_t<In>;
+  using state = std::remove_cvref_t<State>;
+  using context = Ctx;
+  using result = R;
+};
+
+template <class L>
+struct process_of {
+  using type = void;
+};
+template <has_process L>
+struct process_of<L> {
+  using type = decltype(&L::process);
+};
+template <class L>
+requires(!has_process<L> && has_call<L>) struct process_of<L> {
+  using type = decltype(&L::operator());
+};
+
+template <class F>
+struct process_members {
+  using shape = process_shape<void, void>;
+};
+template <class F>
+requires std::is_member_function_pointer_v<F>
+struct process_members<F> {
+  using shape = process_shape<typename member_args<F>::type, typename member_args<F>::result>;
+};
+
+template <class L, bool = has_init<L>>
+struct init_of {
+  using args = node_args;
+  using result = void;
+};
+template <class List>
+struct single_arg {
+  static constexpr bool one = false;
+  using type = node_args;
+};
+template <class A>
+struct single_arg<type_list<A>> {
+  static constexpr bool one = true;
+  using type = A;
+};
+template <class L>
+struct init_of<L, true> {
+  using list = typename member_args<decltype(&L::init)>::type;
+  static_assert(single_arg<list>::one,
+                "a node logic's init must take one parameter: `State init(const Args&)`");
+  using args = std::remove_cvref_t<typename single_arg<list>::type>;
+  using result = typename member_args<decltype(&L::init)>::result;
+};
+
+// A node logic's shape, checked: each mistake is a sentence (tests/compile_fail/node_*.cpp).
+template <class L>
+struct node_shape {
+  static_assert(std::is_class_v<L>, "a node logic is a struct with `process`, or a lambda");
+  using process = typename process_members<typename process_of<L>::type>::shape;
+  static_assert(process::valid,
+                "a node logic's process (or a lambda's call operator) must be `State "
+                "process(const In&, State, node_context<Out>&)` or `void process(const In&, "
+                "node_context<Out>&)`; an overloaded or template one cannot be inspected");
+  static constexpr bool stateful = process::stateful;
+  static_assert(!process::valid || stateful || std::is_void_v<typename process::result>,
+                "a stateless node logic's process returns void: `void process(const In&, "
+                "node_context<Out>&)`");
+  static_assert(!process::valid || !stateful ||
+                    std::is_same_v<typename process::result, typename process::state> ||
+                    std::is_same_v<typename process::result, node_result<typename process::state>>,
+                "process must return the next state, or node_result<State>");
+  static_assert(stateful || !has_init<L>,
+                "a node logic whose process keeps no state has no init: give process a `State` "
+                "parameter to start from init's result");
+  using init = init_of<L, stateful && has_init<L>>;
+  static_assert(
+      !stateful || !has_init<L> ||
+          std::is_same_v<std::remove_cvref_t<typename init::result>, typename process::state>,
+      "a node logic's init must return the state its process takes");
+  static_assert(!stateful || has_init<L> ||
+                    std::is_default_constructible_v<typename process::state>,
+                "a node logic without init starts from `State{}`: its state must be "
+                "default-constructible, or the logic needs `State init(const Args&)`");
+  static constexpr bool valid = process::valid;
+};
+
+}  // namespace detail
+
+/// What a node logic is: see the file comment. Asking of a type that is no node logic fails
+/// to compile, with a sentence saying what is wrong.
+template <class L>
+concept node_logic = detail::node_shape<L>::valid;
 
 /// The types of a node logic.
 template <node_logic L>
 struct node_traits {
-  using process = detail::process_args<decltype(&L::process)>;
+  using process = typename detail::node_shape<L>::process;
   using input_type = typename process::input;
   using state_type = typename process::state;
-  using output_type =
-      typename detail::context_out<std::remove_cvref_t<typename process::context>>::type;
-  using args_type = typename detail::init_args<decltype(&L::init)>::args;
-  static_assert(std::is_same_v<typename process::result, state_type> ||
-                    std::is_same_v<typename process::result, node_result<state_type>>,
-                "process must return the next state, or node_result<State>");
+  using output_type = typename detail::context_out<typename process::context>::type;
+  /// What `start_node` takes: `init`'s parameter, or `node_args` for a logic without `init`.
+  using args_type = typename detail::node_shape<L>::init::args;
+  /// Whether `process` takes and returns a state.
+  static constexpr bool stateful = detail::node_shape<L>::stateful;
 };
 
 namespace detail {
 
-/// The stage that runs a node logic: a producer_consumer of `In` into `Out` (`no_output` for a
+/// The stage that runs a node logic: a producer_consumer of `In` into `Out` (`none` for a
 /// sink), with the mesh dispatcher; the sends among its events are noted in the targets it
 /// shares with that dispatcher. It runs its logic over what its links bring and what it takes
 /// from its inlet, as its downstream demand allows (mesh/detail/inlet.hpp).
@@ -298,7 +420,7 @@ class node_stage final {
              std::shared_ptr<mesh_targets> targets, std::shared_ptr<node_counters> counters,
              std::shared_ptr<inlet_queue<in_t>> inlet, std::size_t inlet_take)
       : logic_(std::move(logic)),
-        state_(logic_.init(args)),
+        state_(first_state(logic_, args)),
         counters_(std::move(counters)),
         inlet_(std::move(inlet)),
         inlet_take_(inlet_take) {
@@ -354,6 +476,24 @@ class node_stage final {
   }
 
  private:
+  static state_t first_state(L& logic, [[maybe_unused]] const typename traits::args_type& args) {
+    if constexpr (traits::stateful && has_init<L>) {
+      return logic.init(args);
+    } else {
+      return state_t{};
+    }
+  }
+
+  // The logic's process: its member, or a lambda's call operator.
+  template <class... A>
+  decltype(auto) call(A&&... a) {
+    if constexpr (has_process<L>) {
+      return logic_.process(std::forward<A>(a)...);
+    } else {
+      return logic_(std::forward<A>(a)...);
+    }
+  }
+
   // Takes from the inlet what `spare` demand and `inlet_take_` allow, and runs the logic over it.
   void take_inlet(std::size_t spare, context<wire>& ctx) {
     if (spare == 0) {
@@ -397,10 +537,12 @@ class node_stage final {
     for (const in_t& datum : in) {
       ++done;
       try {
-        if constexpr (std::is_same_v<typename traits::process::result, state_t>) {
-          state = logic_.process(datum, std::move(state), nc);
+        if constexpr (!traits::stateful) {
+          call(datum, nc);
+        } else if constexpr (std::is_same_v<typename traits::process::result, state_t>) {
+          state = call(datum, std::move(state), nc);
         } else {
-          auto r = logic_.process(datum, std::move(state), nc);
+          auto r = call(datum, std::move(state), nc);
           if (auto* why = std::get_if<exit_reason>(&r)) {
             ctx.stop(std::move(*why));
             break;

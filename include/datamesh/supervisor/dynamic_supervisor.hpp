@@ -125,7 +125,8 @@ void answer_start_child(supervisor_core& core, pending_reply<child_info>& reply,
   }
 }
 
-/// The events a dynamic supervisor's stage consumes: none ever arrive.
+/// The events a dynamic supervisor's stage consumes: a type of its own, not `none`, so that no
+/// producer (a mesh sink node emits `none`) can be subscribed to it.
 struct no_events {};
 
 /// The stage logic of a dynamic supervisor.
