@@ -1,9 +1,23 @@
 #include <datamesh/runtime/deterministic_executor.hpp>
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 namespace datamesh {
+
+namespace detail {
+// std::mt19937_64 as before the generator left the header: a seed names the same schedule it
+// always has.
+struct schedule_rng {
+  std::mt19937_64 engine;
+};
+}  // namespace detail
+
+deterministic_executor::deterministic_executor() = default;
+
+deterministic_executor::deterministic_executor(std::uint64_t seed)
+    : rng_(std::make_unique<detail::schedule_rng>(detail::schedule_rng{std::mt19937_64(seed)})) {}
 
 deterministic_executor::~deterministic_executor() {
   // Handlers own stages; destroy them before the execution context's services.
@@ -31,7 +45,8 @@ bool deterministic_executor::run_one() {
     std::lock_guard lock(mutex_);
     if (queue_.empty()) return false;
     std::size_t index = 0;
-    if (rng_) index = std::uniform_int_distribution<std::size_t>(0, queue_.size() - 1)(*rng_);
+    if (rng_)
+      index = std::uniform_int_distribution<std::size_t>(0, queue_.size() - 1)(rng_->engine);
     f = std::move(queue_[index]);
     queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
   }

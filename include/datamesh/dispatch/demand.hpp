@@ -4,13 +4,14 @@
 /// consumers by how much each asked for.
 #pragma once
 
+#include <datamesh/dispatch/detail/splitmix64.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <optional>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -151,7 +152,7 @@ class demand_dispatcher {
   std::size_t pending_ = 0;
   std::optional<std::size_t> max_;
   bool shuffle_ = false;
-  std::mt19937_64 rng_{0x9e3779b97f4a7c15ULL};
+  detail::splitmix64 rng_{0x9e3779b97f4a7c15ULL};
   log_function log_;
 };
 

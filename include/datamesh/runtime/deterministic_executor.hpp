@@ -21,11 +21,13 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
-#include <optional>
-#include <random>
 
 namespace datamesh {
+namespace detail {
+struct schedule_rng;
+}  // namespace detail
 
 /// A deterministic executor for tests.
 ///
@@ -34,9 +36,9 @@ namespace datamesh {
 class deterministic_executor : public boost::asio::execution_context {
  public:
   /// FIFO order.
-  deterministic_executor() = default;
+  deterministic_executor();
   /// Seeded random order among the queued handlers (schedule exploration).
-  explicit deterministic_executor(std::uint64_t seed) : rng_(seed) {}
+  explicit deterministic_executor(std::uint64_t seed);
 
   ~deterministic_executor();
 
@@ -110,7 +112,8 @@ class deterministic_executor : public boost::asio::execution_context {
   // Guarded by mutex_: the virtual time and the timers not yet due, earliest first.
   clock::time_point now_{};
   std::multimap<clock::time_point, detail::unique_function> timers_;
-  std::optional<std::mt19937_64> rng_;
+  // The seeded generator of schedule exploration, null in FIFO order; src/ keeps <random>.
+  std::unique_ptr<detail::schedule_rng> rng_;
   std::size_t steps_ = 0;
 };
 
