@@ -486,6 +486,7 @@ class description_reader {
   }
 
   void read_node_options(node_options& o) {
+    bool batch_given = false;
     read_list("]", "option", [&](const token& key, const token& v) {
       if (key.spelling == "restart" && key.kind == token_kind::word) {
         std::optional<restart_type> type;
@@ -497,10 +498,15 @@ class description_reader {
         o.restart = *type;
       } else if (key.spelling == "inlet_capacity" && key.kind == token_kind::word) {
         o.inlet_capacity = count(key, v, 1);
-      } else if (key.spelling == "max_demand" && key.kind == token_kind::word) {
-        o.max_demand = count(key, v, 1);
+      } else if ((key.spelling == "inlet_batch" || key.spelling == "max_demand") &&
+                 key.kind == token_kind::word) {
+        // max_demand: inlet_batch's old name, still read for one release.
+        if (batch_given) fail("option 'inlet_batch' is given twice (once as 'max_demand')");
+        batch_given = true;
+        o.inlet_batch = count(key, v, 1);
       } else {
-        fail("unknown node option " + quote(key) + " (known: restart, inlet_capacity, max_demand)");
+        fail("unknown node option " + quote(key) +
+             " (known: restart, inlet_capacity, inlet_batch)");
       }
     });
   }
@@ -572,8 +578,8 @@ std::string to_text(const mesh_description& d) {
     if (n.options.inlet_capacity != defaults.inlet_capacity) {
       opts.push_back("inlet_capacity = " + std::to_string(n.options.inlet_capacity));
     }
-    if (n.options.max_demand != defaults.max_demand) {
-      opts.push_back("max_demand = " + std::to_string(n.options.max_demand));
+    if (n.options.batch() != defaults.inlet_batch) {
+      opts.push_back("inlet_batch = " + std::to_string(n.options.batch()));
     }
     detail::write_options(out, opts);
     out += '\n';

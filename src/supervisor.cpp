@@ -115,7 +115,7 @@ bool dynamic_supervisor_logic::defer_stop(const exit_reason& reason, context<voi
 
 }  // namespace detail
 
-dynamic_supervisor dynamic_supervisor::start(runtime& rt, supervisor_options opts) {
+dynamic_supervisor dynamic_supervisor::start(runtime& rt, dynamic_supervisor_options opts) {
   opts.intensity.validate();
   stage_options so;
   so.name = opts.name;

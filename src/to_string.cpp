@@ -47,7 +47,10 @@
 
 namespace datamesh {
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"  // errc::unknown_subscription
 DATAMESH_NAMES(errc, DATAMESH_ERRC)
+#pragma GCC diagnostic pop
 DATAMESH_NAMES(exit_reason::kind, DATAMESH_EXIT_KIND)
 DATAMESH_NAMES(stage_role, DATAMESH_STAGE_ROLE)
 DATAMESH_NAMES(peer_role, DATAMESH_PEER_ROLE)

@@ -261,7 +261,7 @@ TEST_CASE("exploration: a restarted node's waiting data reach every one of its l
     std::vector<int> a_got, b_got;
     explored x(seed);
     mesh m(x.rt);
-    m.start_node("n", unlucky{}, {}, {.max_demand = 1, .restart = restart_type::transient});
+    m.start_node("n", unlucky{}, {}, {.inlet_batch = 1, .restart = restart_type::transient});
     m.start_node("a", mesh_logic::recorder{}, &a_got);
     m.start_node("b", mesh_logic::recorder{}, &b_got);
     // Links asking beyond the node's unlinked window (1000), so that a link's first ask passes

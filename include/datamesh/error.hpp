@@ -27,8 +27,10 @@ enum class errc {
   already_started,
   /// A stage's constructor threw: the stage was never started (SPEC rule 1).
   start_failed,
-  /// The subscription is not known to the stage that received it (SPEC rule 33).
-  unknown_subscription,
+  /// Never raised: a subscription the producer does not know ends with
+  /// `exit_reason::kind::unknown_subscription` (SPEC rule 33). Kept for one release so that the
+  /// codes after it keep their values.
+  unknown_subscription [[deprecated("never raised; see exit_reason::kind::unknown_subscription")]],
   /// The runtime is stopping or stopped and accepts no new work.
   runtime_stopped,
   /// A call would wait for what cannot happen: from inside a stage, for that same stage; or a

@@ -438,7 +438,7 @@ class session {
     node_options opts;
     if (in_.below(4) == 0) opts.restart = static_cast<restart_type>(in_.below(3));
     if (in_.below(4) == 0) opts.inlet_capacity = in_.below(3);  // 0 is invalid
-    if (in_.below(4) == 0) opts.max_demand = any_demand(in_);
+    if (in_.below(4) == 0) opts.inlet_batch = any_demand(in_);
     documented("mesh::start_node", {errc::duplicate_node, errc::bad_options, errc::start_failed},
                [&] {
                  switch (in_.below(3)) {

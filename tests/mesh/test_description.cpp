@@ -53,7 +53,7 @@ bool same_text_form(const mesh_description& a, const mesh_description& b) {
     if (x.id != y.id || x.logic != y.logic || x.args.size() != y.args.size() ||
         x.options.restart != y.options.restart ||
         x.options.inlet_capacity != y.options.inlet_capacity ||
-        x.options.max_demand != y.options.max_demand) {
+        x.options.inlet_batch != y.options.inlet_batch) {
       return false;
     }
   }
@@ -126,7 +126,7 @@ TEST_CASE("description: arguments of every kind") {
 
 TEST_CASE("description: node and link options, defaults for the rest") {
   const auto d = parse_mesh_description(R"(
-node a = x [restart = transient, inlet_capacity = 500, max_demand = 200]
+node a = x [restart = transient, inlet_capacity = 500, inlet_batch = 200]
 node b = x [restart = permanent]
 node c = x [restart = temporary]
 node d = x
@@ -136,17 +136,24 @@ link b -> c
   REQUIRE(d.nodes.size() == 4);
   CHECK(d.nodes[0].options.restart == restart_type::transient);
   CHECK(d.nodes[0].options.inlet_capacity == 500);
-  CHECK(d.nodes[0].options.max_demand == 200);
+  CHECK(d.nodes[0].options.inlet_batch == 200);
   CHECK(d.nodes[1].options.restart == restart_type::permanent);
   CHECK(d.nodes[1].options.inlet_capacity == node_options{}.inlet_capacity);
   CHECK(d.nodes[2].options.restart == restart_type::temporary);
   CHECK(d.nodes[3].options.restart == restart_type::temporary);  // the default
-  CHECK(d.nodes[3].options.max_demand == node_options{}.max_demand);
+  CHECK(d.nodes[3].options.inlet_batch == node_options{}.inlet_batch);
   REQUIRE(d.links.size() == 2);
   CHECK(d.links[0].options.max_demand == 100);
   CHECK(d.links[0].options.min_demand == std::optional<std::size_t>(0));
   CHECK(d.links[1].options.max_demand == link_options{}.max_demand);
   CHECK_FALSE(d.links[1].options.min_demand.has_value());
+}
+
+TEST_CASE("description: max_demand, inlet_batch's old name, is read and written as inlet_batch") {
+  const auto d = parse_mesh_description("node a = x [max_demand = 7]\n");
+  REQUIRE(d.nodes.size() == 1);
+  CHECK(d.nodes[0].options.inlet_batch == 7);
+  CHECK(to_text(d) == "node a = x [inlet_batch = 7]\n");
 }
 
 TEST_CASE("description: comments, blank lines and CRLF line ends are ignored") {
@@ -163,7 +170,7 @@ TEST_CASE("description: comments, blank lines and CRLF line ends are ignored") {
 TEST_CASE("description: to_text reads back to the same description") {
   mesh_description d;
   d.nodes.push_back({7, "source", {}, {}});
-  d.nodes.push_back({"sensor-1", "source", {}, {.inlet_capacity = 3, .max_demand = 2}});
+  d.nodes.push_back({"sensor-1", "source", {}, {.inlet_capacity = 3, .inlet_batch = 2}});
   d.nodes.push_back(
       {"needs \"quotes\"\nand a newline", "relay", {}, {.restart = restart_type::transient}});
   d.nodes.push_back({"a->b", "relay", {}, {}});
@@ -178,7 +185,7 @@ TEST_CASE("description: to_text reads back to the same description") {
   const mesh_description back = parse_mesh_description(text);
   CHECK(same_text_form(d, back));
   CHECK(to_text(back) == text);
-  CHECK(contains(text, "node sensor-1 = source [inlet_capacity = 3, max_demand = 2]\n"));
+  CHECK(contains(text, "node sensor-1 = source [inlet_capacity = 3, inlet_batch = 2]\n"));
   CHECK(contains(text, "link 7 -> sensor-1 [max_demand = 100, min_demand = 50]\n"));
   CHECK(contains(text, "node \"12\" = recorder\n"));
 }
@@ -285,11 +292,11 @@ TEST_CASE("description: a mistake is reported with its line and the bad token") 
       {"node a = x [colour = 1]", "unknown node option 'colour'", 1},
       {"link a -> b [restart = permanent]", "unknown link option 'restart'", 1},
       // option or argument value of the wrong kind
-      {"node a = x [max_demand = \"many\"]",
-       "option 'max_demand' takes a positive integer, not '\"many\"'", 1},
+      {"node a = x [inlet_batch = \"many\"]",
+       "option 'inlet_batch' takes a positive integer, not '\"many\"'", 1},
       {"node a = x [inlet_capacity = 0]",
        "option 'inlet_capacity' takes a positive integer, not '0'", 1},
-      {"node a = x [max_demand = 2.5]", "option 'max_demand' takes a positive integer, not '2.5'",
+      {"node a = x [inlet_batch = 2.5]", "option 'inlet_batch' takes a positive integer, not '2.5'",
        1},
       {"link a -> b [min_demand = -1]", "option 'min_demand' takes an integer from 0, not '-1'", 1},
       {"node a = x [restart = sometimes]",
@@ -301,11 +308,13 @@ TEST_CASE("description: a mistake is reported with its line and the bad token") 
        "not 'C'",
        1},
       {"node a = x(k = 1, k = 2)", "argument 'k' is given twice", 1},
-      {"node a = x [max_demand = 1, max_demand = 2]", "option 'max_demand' is given twice", 1},
+      {"node a = x [inlet_batch = 1, inlet_batch = 2]", "option 'inlet_batch' is given twice", 1},
+      {"node a = x [max_demand = 1, inlet_batch = 2]",
+       "option 'inlet_batch' is given twice (once as 'max_demand')", 1},
       // trailing garbage
       {"node a = x y", "unexpected 'y' after the end of the node statement", 1},
       {"link a -> b c", "unexpected 'c' after the end of the link statement", 1},
-      {"node a = x [max_demand = 1] (k = 1)", "unexpected '('", 1},
+      {"node a = x [inlet_batch = 1] (k = 1)", "unexpected '('", 1},
       {"node a = x(k = 1", "expected ',' or ')', found the end of the line", 1},
       {"node a = x;", "unexpected character ';'", 1},
   };

@@ -425,7 +425,7 @@ TEST_CASE("mesh: try_trigger_data reports full once the inlet holds its capacity
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .max_demand = 2});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .inlet_batch = 2});
   // Nothing has run: the node has not asked its inlet yet, so only the queue holds data.
   CHECK(m.try_trigger_data("sink", 1) == trigger_status::accepted);
   CHECK(m.try_trigger_data("sink", 2) == trigger_status::accepted);
@@ -438,11 +438,34 @@ TEST_CASE("mesh: try_trigger_data reports full once the inlet holds its capacity
   CHECK(got == std::vector<int>{1, 2, 3, 4});
 }
 
+TEST_CASE("mesh: an inlet batch below 1 is refused, under its old name max_demand too") {
+  std::vector<int> got;
+  fixture f;
+  mesh m(f.rt);
+  CHECK(error_of([&] { m.start_node("a", recorder{}, &got, {.inlet_batch = 0}); }) ==
+        errc::bad_options);
+  CHECK(error_of([&] { m.start_node("b", recorder{}, &got, {.inlet_capacity = 0}); }) ==
+        errc::bad_options);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // max_demand, deprecated, overrides inlet_batch when set.
+  CHECK(node_options{.inlet_batch = 9, .max_demand = 4}.batch() == 4);
+  CHECK(node_options{.inlet_batch = 9}.batch() == 9);
+  CHECK(error_of([&] { m.start_node("c", recorder{}, &got, {.max_demand = 0}); }) ==
+        errc::bad_options);
+  m.start_node("d", recorder{}, &got, {.inlet_capacity = 2, .max_demand = 1});
+#pragma GCC diagnostic pop
+  CHECK(m.nodes() == std::vector<node_id>{"d"});  // the refusals left nothing behind
+  m.trigger_data("d", 5);
+  f.run();
+  CHECK(got == std::vector<int>{5});
+}
+
 TEST_CASE("mesh: trigger_data waits for room; on a deterministic runtime it runs the executor") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 2, .max_demand = 2});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 2, .inlet_batch = 2});
   for (int x = 0; x < 10; ++x) m.trigger_data("sink", x);  // full after 2: runs to make room
   f.run();
   CHECK(got == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
@@ -453,7 +476,7 @@ TEST_CASE("mesh: async_trigger_data completes once the datum is accepted, in ord
   std::vector<int> accepted;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 2, .max_demand = 1});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 2, .inlet_batch = 1});
   for (int x = 0; x < 4; ++x) {  // two accepted, two waiting for room
     m.async_trigger_data("sink", x, [&accepted, x](std::error_code ec) {
       CHECK(!ec);
@@ -471,7 +494,7 @@ TEST_CASE("mesh: async triggers still waiting fail with no_stage when their node
   fixture f;
   mesh m(f.rt);
   m.start_node("sink", threshold_filter{}, {{"threshold", 0}},
-               {.inlet_capacity = 1, .max_demand = 1});
+               {.inlet_capacity = 1, .inlet_batch = 1});
   auto record = [&](std::error_code ec) { results.push_back(ec); };
   m.async_trigger_data("sink", 1, record);  // accepted: the inlet has room
   m.async_trigger_data("sink", 2, record);  // waits: accepted at most when 1 is taken
@@ -490,7 +513,7 @@ TEST_CASE("F6: async triggers waiting for room are bounded by inlet_capacity; be
     std::size_t full = 0;
     fixture f;
     mesh m(f.rt);
-    m.start_node("sink", recorder{}, &got, {.inlet_capacity = capacity, .max_demand = 1});
+    m.start_node("sink", recorder{}, &got, {.inlet_capacity = capacity, .inlet_batch = 1});
     const int offered = static_cast<int>(3 * capacity + 7);
     for (int x = 0; x < offered; ++x) {
       m.async_trigger_data("sink", x, [&, x](std::error_code ec) {
@@ -589,7 +612,7 @@ TEST_CASE("mesh: trigger_all hands a whole range over in order, waiting for room
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .max_demand = 2});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 3, .inlet_batch = 2});
   std::vector<int> data{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   m.trigger_all<int>("sink", data);
   f.run();
@@ -602,7 +625,7 @@ TEST_CASE("mesh: trigger_all feeds a node from the range itself once the inlet i
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 7});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .inlet_batch = 7});
   // 10 fit the inlet; the node takes the other 4,990 straight from the range as it asks.
   m.trigger_all<int>("sink", std::views::iota(0, 5000));
   f.run();
@@ -616,7 +639,7 @@ TEST_CASE("mesh: what reading trigger_all's range throws reaches its caller; the
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 4});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .inlet_batch = 4});
   auto failing_at = [](int bad) {
     return std::views::iota(0, 100) | std::views::transform([bad](int x) {
              if (x == bad) throw std::runtime_error("unreadable datum");
@@ -645,7 +668,7 @@ TEST_CASE("mesh: trigger_all fails with no_stage when its node stops while it fe
   std::vector<int> other;
   fixture f;
   mesh m(f.rt);
-  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .max_demand = 5});
+  m.start_node("sink", recorder{}, &got, {.inlet_capacity = 10, .inlet_batch = 5});
   m.start_node("other", recorder{}, &other);
   auto stopping = std::views::iota(0, 1000) | std::views::transform([&m](int x) {
                     if (x == 20) m.stop_node("sink");  // read on the node's side
@@ -671,7 +694,7 @@ struct stalled {
 TEST_CASE("mesh: trigger_all throws would_deadlock when nothing can ever take the rest") {
   fixture f;
   mesh m(f.rt);
-  m.start_node("stuck", relay{}, {}, {.inlet_capacity = 10, .max_demand = 10});
+  m.start_node("stuck", relay{}, {}, {.inlet_capacity = 10, .inlet_batch = 10});
   auto never = f.rt.start<stalled>();
   datamesh::subscribe(never, m.stage_of("stuck"),
                       {.demand = demand_mode::manual, .dispatch = mesh_link<int>{99, {}, nullptr}});
@@ -724,7 +747,7 @@ TEST_CASE("mesh: a node takes from its inlet what its links ask for, max_demand 
   std::vector<std::vector<int>> batches;
   fixture f;
   mesh m(f.rt);
-  m.start_node("src", relay{}, {}, {.inlet_capacity = 20, .max_demand = 3});
+  m.start_node("src", relay{}, {}, {.inlet_capacity = 20, .inlet_batch = 3});
   auto out = f.rt.start<batch_recorder>(&batches);
   auto link = datamesh::subscribe(
       out, m.stage_of("src"),
@@ -827,7 +850,7 @@ TEST_CASE("mesh: data waiting in a supervised node's inlet reach it after its re
   fixture f;
   mesh m(f.rt);
   // Demand 1: the node holds one datum at a time, the others wait in its inlet.
-  m.start_node("flaky", flaky{}, &inits, {.max_demand = 1, .restart = restart_type::transient});
+  m.start_node("flaky", flaky{}, &inits, {.inlet_batch = 1, .restart = restart_type::transient});
   m.start_node("sink", recorder{}, &got);
   m.connect("flaky", "sink");
   for (int x : {1, 13, 3, 4}) m.trigger_data("flaky", x);
@@ -841,7 +864,7 @@ TEST_CASE("mesh: a restarted node whose link went meanwhile still takes from its
   int inits = 0;
   fixture f;
   mesh m(f.rt);
-  m.start_node("flaky", flaky{}, &inits, {.max_demand = 1, .restart = restart_type::transient});
+  m.start_node("flaky", flaky{}, &inits, {.inlet_batch = 1, .restart = restart_type::transient});
   m.start_node("sink", recorder{}, &got);
   m.connect("flaky", "sink");
   for (int x : {13, 3, 4}) m.trigger_data("flaky", x);
@@ -1050,7 +1073,7 @@ TEST_CASE("F5: a restarted node takes nothing before its links are back, and los
   fixture f;
   mesh m(f.rt);
   m.start_node("worker", unlucky{}, {},
-               {.inlet_capacity = 1000, .max_demand = 4, .restart = restart_type::permanent});
+               {.inlet_capacity = 1000, .inlet_batch = 4, .restart = restart_type::permanent});
   m.start_node("sink", recorder{}, &got);
   m.connect("worker", "sink", {.max_demand = 3});
   const std::vector<int> all = one_to(200);
@@ -1082,7 +1105,7 @@ TEST_CASE("F15: a cycle of links never fills up and stalls: its inlet waits for 
   // leave keeps its inlet waiting: README, the mesh section.)
   fixture f;
   mesh m(f.rt);
-  m.start_node("a", countdown{}, {}, {.inlet_capacity = 2, .max_demand = 2});
+  m.start_node("a", countdown{}, {}, {.inlet_capacity = 2, .inlet_batch = 2});
   m.start_node("b", countdown{}, {});
   m.connect("a", "b", {.max_demand = 3, .min_demand = 0});
   m.connect("b", "a", {.max_demand = 3, .min_demand = 0});
@@ -1135,7 +1158,7 @@ TEST_CASE("mesh settle: every datum triggered has been processed by every node i
     deterministic_executor ex(seed);
     runtime rt(ex, runtime_options{.threads = 0});
     mesh m(rt);
-    m.start_node("in", relay{}, {}, {.inlet_capacity = 4, .max_demand = 3});
+    m.start_node("in", relay{}, {}, {.inlet_capacity = 4, .inlet_batch = 3});
     m.start_node("double", doubler{}, {});
     m.start_node("pass", relay{}, {});
     m.start_node("left", recorder{}, &left);

@@ -96,7 +96,7 @@ TEST_CASE("stress: a mesh rewired at random while data flows delivers exact data
     runtime rt(runtime_options{.threads = 2});
     {
       mesh m(rt);
-      m.start_node("src", relay{}, {}, {.inlet_capacity = 64, .max_demand = 32});
+      m.start_node("src", relay{}, {}, {.inlet_capacity = 64, .inlet_batch = 32});
       m.start_node("always", recorder{}, &always);
       for (int i = 0; i < sinks; ++i) m.start_node(i, recorder{}, &toggled[i]);
       m.connect("src", "always", {.max_demand = 16});
@@ -161,9 +161,9 @@ TEST_CASE("stress: a supervised node restarted while data flows keeps order and 
     runtime rt(runtime_options{.threads = 2});
     {
       mesh m(rt);
-      m.start_node("src", relay{}, {}, {.inlet_capacity = 64, .max_demand = 32});
+      m.start_node("src", relay{}, {}, {.inlet_capacity = 64, .inlet_batch = 32});
       m.start_node("flaky", flaky_relay{}, {},
-                   {.max_demand = 16,
+                   {.inlet_batch = 16,
                     .restart = restart_type::permanent,
                     .intensity = {.max_restarts = 1000}});
       m.start_node("sink", recorder{}, &sink);
@@ -227,7 +227,7 @@ TEST_CASE("stress: trigger_all into a supervised node restarting under it keeps 
       mesh m(rt);
       m.start_node("flaky", flaky_relay{}, {},
                    {.inlet_capacity = 64,
-                    .max_demand = 16,
+                    .inlet_batch = 16,
                     .restart = restart_type::permanent,
                     .intensity = {.max_restarts = 1000}});
       m.start_node("sink", recorder{}, &sink);
@@ -266,7 +266,7 @@ TEST_CASE("stress: trigger_all racing the node's stop returns or fails with no_s
   int refused = 0;
   for (int round = 0; round < 50; ++round) {
     mesh m(rt);
-    m.start_node("n", relay{}, {}, {.inlet_capacity = 16, .max_demand = 8});
+    m.start_node("n", relay{}, {}, {.inlet_capacity = 16, .inlet_batch = 8});
     std::thread stopper([&m, wait = std::uniform_int_distribution<int>(0, 2000)(rng)] {
       for (int i = 0; i < wait; ++i) std::this_thread::yield();
       m.stop_node("n");

@@ -199,6 +199,19 @@ TEST_CASE("dynamic supervisor: bad specs and start failures are typed errors") {
   CHECK_THROWS_AS(dynamic_supervisor::start(f.rt, {.intensity = {.max_seconds = 0s}}), error);
 }
 
+TEST_CASE("dynamic supervisor: supervisor_options, the old name of its options, still works") {
+  fixture f;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  const supervisor_options old{.max_children = 1};
+#pragma GCC diagnostic pop
+  auto sup = dynamic_supervisor::start(f.rt, old);
+  manual_worker w;
+  await(f, sup.start_child(w.spec(f.rt)));
+  auto over = sup.start_child(worker_spec([] {}));
+  CHECK(error_of(f, over) == errc::max_children);
+}
+
 TEST_CASE("dynamic supervisor: stage children are watched, restarted, and shown") {
   journal j;
   fixture f;

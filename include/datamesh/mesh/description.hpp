@@ -30,8 +30,9 @@
 ///   - LOGIC and NAME: a word (a NAME may also be a quoted string).
 ///   - VALUE: an integer, a floating number (with `.` or an exponent), `true`, `false`, or a
 ///     quoted string.
-///   - node options: `restart = permanent|transient|temporary`, `inlet_capacity`, `max_demand`
-///     (positive integers). link options: `max_demand` (positive), `min_demand` (from 0).
+///   - node options: `restart = permanent|transient|temporary`, `inlet_capacity`, `inlet_batch`
+///     (positive integers; `max_demand`, its old name, is read for one release). link options:
+///     `max_demand` (positive), `min_demand` (from 0).
 ///
 /// What text cannot say (a link's `select`, a node's `shutdown` and `intensity`) keeps its
 /// default when parsed and is left out by `to_text`.

@@ -57,12 +57,20 @@
 
 namespace datamesh {
 
+// The pragmas keep the deprecated member's warning to the code that names it: without them
+// every implicit copy of node_options would warn.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 /// Options of one node.
 struct node_options {
   /// Data from `trigger_data` accepted and not yet taken by the node; at least 1.
   std::size_t inlet_capacity = 1000;
-  /// The most data the node takes from its inlet at once (its downstream demand permitting).
-  std::size_t max_demand = 1000;
+  /// The most data the node takes from its inlet at once (its downstream demand permitting);
+  /// at least 1.
+  std::size_t inlet_batch = 1000;
+  /// The old name of `inlet_batch`, which it overrides when set; kept for one release.
+  [[deprecated("use inlet_batch (max_demand names a link's demand)")]] std::optional<std::size_t>
+      max_demand{};
   /// `permanent` or `transient`: the node runs under a supervisor of its own, which restarts
   /// it by this policy. A restart makes a new state with `init(args)` and keeps the id, the
   /// inlet (and what waits in it) and the links; what the node had received and not processed
@@ -73,7 +81,11 @@ struct node_options {
   restart_intensity_options intensity{};
   /// How the supervisor stops a supervised node.
   shutdown_policy shutdown = shutdown_policy::after(std::chrono::seconds(5));
+
+  /// `inlet_batch`, or the deprecated `max_demand` when it is set.
+  std::size_t batch() const noexcept { return max_demand ? *max_demand : inlet_batch; }
 };
+#pragma GCC diagnostic pop
 
 /// Options of one link.
 struct link_options {
@@ -274,10 +286,9 @@ class mesh {
     using in_t = typename traits::input_type;
     using wire = detail::wire_t<typename traits::output_type>;
     if (id.empty()) throw error(errc::bad_options, "a node id cannot be empty");
-    if (opts.inlet_capacity == 0 || opts.max_demand == 0) {
-      throw error(errc::bad_options, "node " + id.str() +
-                                         ": inlet_capacity and max_demand must "
-                                         "be at least 1");
+    if (opts.inlet_capacity == 0 || opts.batch() == 0) {
+      throw error(errc::bad_options,
+                  "node " + id.str() + ": inlet_capacity and inlet_batch must be at least 1");
     }
     check_restart_type(opts.restart);
     if (opts.restart != restart_type::temporary) {
@@ -326,7 +337,7 @@ class mesh {
       if (opts.restart != restart_type::temporary) {
         start_supervised(n, std::move(logic), args, opts);
       } else {
-        stage_ref s = launch(*rt_, *n, logic, args, opts.max_demand);
+        stage_ref s = launch(*rt_, *n, logic, args, opts.batch());
         // Holds the node until its stage exits: the registry may have dropped it by then.
         s.on_exit([n](const exit_reason&) { n->finish(); });
         {
@@ -711,10 +722,10 @@ class mesh {
                         const node_options& opts) {
     using args_t = typename node_traits<L>::args_type;
     n->supervisor =
-        dynamic_supervisor::start(*rt_, supervisor_options{.intensity = opts.intensity});
+        dynamic_supervisor::start(*rt_, dynamic_supervisor_options{.intensity = opts.intensity});
     const restart_type type = opts.restart;
     auto start = [reg = std::weak_ptr(reg_), w = std::weak_ptr(n), rt = rt_,
-                  logic = std::move(logic), args = args_t(args), demand = opts.max_demand,
+                  logic = std::move(logic), args = args_t(args), demand = opts.batch(),
                   type]() -> stage_ref {
       auto r = reg.lock();
       auto n = w.lock();

@@ -34,13 +34,16 @@
 namespace datamesh {
 
 /// Options of a dynamic supervisor.
-struct supervisor_options {
+struct dynamic_supervisor_options {
   /// A unique stage name; empty for none.
   std::string name{};
   restart_intensity_options intensity{};
   /// At most this many children; `start_child` beyond fails with `errc::max_children`.
   std::optional<std::size_t> max_children{};
 };
+/// The old name of `dynamic_supervisor_options`, kept for one release.
+using supervisor_options [[deprecated("use dynamic_supervisor_options")]] =
+    dynamic_supervisor_options;
 
 namespace detail {
 
@@ -132,7 +135,7 @@ struct no_events {};
 /// The stage logic of a dynamic supervisor.
 class dynamic_supervisor_logic {
  public:
-  explicit dynamic_supervisor_logic(supervisor_options opts) : opts_(std::move(opts)) {}
+  explicit dynamic_supervisor_logic(dynamic_supervisor_options opts) : opts_(std::move(opts)) {}
 
   void init(context<void>& ctx);
   void handle_events(std::span<const no_events>) {}
@@ -141,7 +144,7 @@ class dynamic_supervisor_logic {
   void terminate(const exit_reason&) { core_.abandon(); }
 
  private:
-  supervisor_options opts_;
+  dynamic_supervisor_options opts_;
   supervisor_core core_;
   context<void>* ctx_ = nullptr;  // the engine's context, which outlives every callback
 };
@@ -180,7 +183,7 @@ class dynamic_supervisor : public supervisor_ref {
   /// Starts a dynamic supervisor on `rt`.
   /// @throws datamesh::error `bad_options` (intensity), `already_started` (name),
   ///   `runtime_stopped`.
-  static dynamic_supervisor start(runtime& rt, supervisor_options opts = {});
+  static dynamic_supervisor start(runtime& rt, dynamic_supervisor_options opts = {});
 
   /// Starts a child and watches it. The future holds the child, or throws: `bad_options` for
   /// an invalid spec, `max_children`, `start_failed` when its start function threw (the child
