@@ -1,5 +1,6 @@
 // The calls on running stages and subscriptions, and the checks of stage options.
 #include <datamesh/detail/subscribe_reply.hpp>
+#include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
@@ -71,8 +72,9 @@ void check_subscription(stage_role consumer_role, std::type_index input,
   }
   if (producer.output_type() != input) {
     throw error(errc::type_mismatch, "cannot subscribe '" + consumer_name + "' (input " +
-                                         input.name() + ") to '" + producer.name() + "' (output " +
-                                         producer.output_type().name() + ")");
+                                         detail::type_name(input) + ") to '" + producer.name() +
+                                         "' (output " + detail::type_name(producer.output_type()) +
+                                         ")");
   }
   producer.core_ptr()->check_subscribe(opts);
 }

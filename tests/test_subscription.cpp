@@ -227,7 +227,12 @@ TEST_CASE("rule 24: untyped handles with different event types throw type_mismat
   std::vector<std::string> seen;
   auto p = f.rt.start<manual_source>(&pj);  // produces int
   auto c = f.rt.start<string_sink>(&seen);  // consumes std::string
-  CHECK(refused_untyped(f, c, p).code == "type_mismatch");
+  const thrown t = refused_untyped(f, c, p);
+  CHECK(t.code == "type_mismatch");
+  // The message names both types as written, not as the compiler mangles them.
+  CHECK(contains(t.what, "(output int)"));
+  CHECK(contains(t.what, "std::"));
+  CHECK(contains(t.what, "basic_string<char"));
   CHECK(pj.demands.empty());
   CHECK(seen.empty());
 }

@@ -328,6 +328,13 @@ TEST_CASE("rule 102: bad options throw when stream() is called, not while iterat
   auto longs = f.rt.start_producer<long>([](std::size_t, context<long>&) {});
   CHECK(error_of([&] { S(f.rt, {stage_ref(longs)}); }) == errc::type_mismatch);
   try {
+    S(f.rt, {stage_ref(longs)});
+    FAIL("expected type_mismatch");
+  } catch (const error& e) {  // both types named as written
+    CHECK(std::string(e.what()).find("stream<int>") != std::string::npos);
+    CHECK(std::string(e.what()).find("produces long") != std::string::npos);
+  }
+  try {
     S(f.rt, {{p, {.max_demand = 0}}});
   } catch (const error& e) {
     CHECK(std::string(e.what()).find("max_demand") != std::string::npos);

@@ -41,6 +41,7 @@
 #pragma once
 
 #include <datamesh/context.hpp>
+#include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/runtime/runtime.hpp>
@@ -447,8 +448,9 @@ class stream_core {
                     "stream: " + r.name() + " is a consumer, not a producer (SPEC rule 102)");
       }
       if (r.output_type() != std::type_index(typeid(T))) {
-        throw error(errc::type_mismatch, "stream<" + std::string(typeid(T).name()) + ">: " +
-                                             r.name() + " produces " + r.output_type().name());
+        throw error(errc::type_mismatch, "stream<" + detail::type_name(typeid(T)) +
+                                             ">: " + r.name() + " produces " +
+                                             detail::type_name(r.output_type()));
       }
     }
     for (const auto& t : opts_.producers) {

@@ -23,6 +23,7 @@
 /// `already_connected`, `not_connected`, `type_mismatch`, `bad_options`, `start_failed`.
 #pragma once
 
+#include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/mesh/detail/inlet.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
@@ -35,7 +36,6 @@
 #include <datamesh/supervisor/restart.hpp>
 
 #include <boost/asio/async_result.hpp>
-#include <boost/core/demangle.hpp>
 
 #include <any>
 #include <chrono>
@@ -383,9 +383,9 @@ class mesh {
                   "node " + from.str() + " is already connected to node " + to.str());
     }
     if (f->output != t->input) {
-      throw error(errc::type_mismatch,
-                  "node " + from.str() + " emits " + boost::core::demangle(f->output.name()) +
-                      " but node " + to.str() + " takes " + boost::core::demangle(t->input.name()));
+      throw error(errc::type_mismatch, "node " + from.str() + " emits " +
+                                           detail::type_name(f->output) + " but node " + to.str() +
+                                           " takes " + detail::type_name(t->input));
     }
     auto linked = std::make_shared<std::promise<void>>();
     std::future<void> done = linked->get_future();
@@ -843,8 +843,8 @@ class mesh {
     auto n = find(id);
     if (n->input != typeid(T)) {
       throw error(errc::type_mismatch, "node " + id.str() + " takes " +
-                                           boost::core::demangle(n->input.name()) + ", not " +
-                                           boost::core::demangle(typeid(T).name()));
+                                           detail::type_name(n->input) + ", not " +
+                                           detail::type_name(typeid(T)));
     }
     return std::static_pointer_cast<detail::inlet_queue<T>>(n->inlet);
   }
