@@ -400,7 +400,7 @@ TEST_CASE("exploration: F5, a node restarting upstream of another loses only wha
     const std::size_t demand = 1 + seed % 4;
     m.start_node(
         "worker", unlucky{}, {},
-        {.inlet_capacity = 8, .max_demand = 1 + seed % 3, .restart = restart_type::permanent});
+        {.inlet_capacity = 8, .inlet_batch = 1 + seed % 3, .restart = restart_type::permanent});
     m.start_node("relay", mesh_logic::relay{}, {});
     m.start_node("sink", mesh_logic::recorder{}, &got);
     m.connect("worker", "relay", {.max_demand = demand, .min_demand = 0});
