@@ -4,6 +4,7 @@
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
+#include <datamesh/stage_calls.hpp>
 #include <datamesh/subscription.hpp>
 
 #include <string>

@@ -1,6 +1,8 @@
+#include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/runtime/runtime.hpp>
+#include <datamesh/stage_ref.hpp>
 
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/io_context.hpp>

@@ -28,7 +28,9 @@
 #include <datamesh/runtime/deterministic_executor.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
+#include <datamesh/stage_calls.hpp>
 #include <datamesh/stage_ref.hpp>
+#include <datamesh/start.hpp>
 #include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription.hpp>
 #include <datamesh/supervisor/child_spec.hpp>

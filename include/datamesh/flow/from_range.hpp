@@ -27,6 +27,8 @@
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
+#include <datamesh/stage_calls.hpp>
+#include <datamesh/start.hpp>
 
 #include <any>
 #include <concepts>

@@ -46,6 +46,8 @@
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
+#include <datamesh/stage_calls.hpp>
+#include <datamesh/start.hpp>
 #include <datamesh/subscription.hpp>
 
 #include <any>

@@ -31,6 +31,8 @@
 #include <datamesh/mesh/node_id.hpp>
 #include <datamesh/mesh/snapshot.hpp>
 #include <datamesh/runtime/runtime.hpp>
+#include <datamesh/stage_calls.hpp>
+#include <datamesh/start.hpp>
 #include <datamesh/subscription.hpp>
 #include <datamesh/supervisor/dynamic_supervisor.hpp>
 #include <datamesh/supervisor/restart.hpp>

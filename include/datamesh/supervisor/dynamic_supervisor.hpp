@@ -17,6 +17,8 @@
 #pragma once
 
 #include <datamesh/runtime/runtime.hpp>
+#include <datamesh/stage_calls.hpp>
+#include <datamesh/start.hpp>
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/detail/supervisor_core.hpp>
 #include <datamesh/supervisor/restart.hpp>
