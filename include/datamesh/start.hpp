@@ -47,22 +47,42 @@ requires(sizeof...(Args) == 0 ||
 }
 
 template <class Out, class F>
-auto runtime::start_producer(F&& f, stage_options opts) {
+auto runtime::start_producer(F&& f) {
+  return start_producer<Out>(std::forward<F>(f), stage_options{});
+}
+
+template <class Out, class F>
+auto runtime::start_producer(F&& f, const stage_options& opts) {
   return start<function_producer<Out, std::decay_t<F>>>(opts, std::forward<F>(f));
 }
 
 template <class In, class F>
-auto runtime::start_map(F&& f, stage_options opts) {
+auto runtime::start_map(F&& f) {
+  return start_map<In>(std::forward<F>(f), stage_options{});
+}
+
+template <class In, class F>
+auto runtime::start_map(F&& f, const stage_options& opts) {
   return start<function_map<In, std::decay_t<F>>>(opts, std::forward<F>(f));
 }
 
 template <class In, class F>
-auto runtime::start_filter(F&& f, stage_options opts) {
+auto runtime::start_filter(F&& f) {
+  return start_filter<In>(std::forward<F>(f), stage_options{});
+}
+
+template <class In, class F>
+auto runtime::start_filter(F&& f, const stage_options& opts) {
   return start<function_filter<In, std::decay_t<F>>>(opts, std::forward<F>(f));
 }
 
 template <class In, class F>
-auto runtime::start_consumer(F&& f, stage_options opts) {
+auto runtime::start_consumer(F&& f) {
+  return start_consumer<In>(std::forward<F>(f), stage_options{});
+}
+
+template <class In, class F>
+auto runtime::start_consumer(F&& f, const stage_options& opts) {
   return start<function_consumer<In, std::decay_t<F>>>(opts, std::forward<F>(f));
 }
 

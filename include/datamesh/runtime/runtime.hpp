@@ -72,20 +72,28 @@ class runtime {
            !std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>,
                            stage_options>) auto start(Args&&... args);
 
-  // -- stages from functions (function_stage.hpp) ---
+  // -- stages from functions (function_stage.hpp); without `opts`, `stage_options{}` ---
 
   /// A producer of `Out` calling `f(demand, context<Out>&)`.
   template <class Out, class F>
-  auto start_producer(F&& f, stage_options opts = {});
+  auto start_producer(F&& f);
+  template <class Out, class F>
+  auto start_producer(F&& f, const stage_options& opts);
   /// A producer_consumer emitting `f(e)` for each event `e` of type `In`.
   template <class In, class F>
-  auto start_map(F&& f, stage_options opts = {});
+  auto start_map(F&& f);
+  template <class In, class F>
+  auto start_map(F&& f, const stage_options& opts);
   /// A producer_consumer passing on the events `e` for which `f(e)` is true.
   template <class In, class F>
-  auto start_filter(F&& f, stage_options opts = {});
+  auto start_filter(F&& f);
+  template <class In, class F>
+  auto start_filter(F&& f, const stage_options& opts);
   /// A consumer calling `f(std::span<const In>)` for each batch.
   template <class In, class F>
-  auto start_consumer(F&& f, stage_options opts = {});
+  auto start_consumer(F&& f);
+  template <class In, class F>
+  auto start_consumer(F&& f, const stage_options& opts);
 
   /// Stops every stage with reason `shutdown`, waits until each has run `terminate` and exited,
   /// then joins the owned threads. Idempotent. With a borrowed executor, the stops run on it:
