@@ -5,6 +5,12 @@
 /// every stage with the same role, event types and dispatcher shares one compiled engine, which
 /// keeps a program's build time and code size from growing with each stage type it defines.
 ///
+/// The engine is composed by role. The state of each side (producer: dispatcher, buffer,
+/// subscribers, held demand; consumer: the producers it subscribed to; producer_consumer: the
+/// queue of upstream events waiting for downstream demand) exists only in engines whose role has
+/// that side (`only_if`, no room taken otherwise), and the handlers of one side are constrained
+/// to that role (`requires is_producer`), so code of a side a role lacks is never compiled for it.
+///
 /// Every handler below runs on the stage's executor, one at a time (the mailbox's scheduled
 /// flag), so the engine's members need no lock: they belong to the stage. What crosses threads
 /// is the mailbox and the atomics of `stage_base`.
@@ -61,6 +67,13 @@ D make_dispatcher(const std::any& opts) {
   throw error(errc::bad_options, "dispatcher_options does not hold this dispatcher's options type");
 }
 
+/// Stands in for a member of a side a role lacks: empty, and distinct per replaced type, so
+/// several such members share no room (`[[no_unique_address]]`).
+template <class T>
+struct absent {};
+template <bool Has, class T>
+using only_if = std::conditional_t<Has, T, absent<T>>;
+
 /// Which optional callbacks a user's stage defines; the engine calls only those.
 struct optional_callbacks {
   bool init = false;
@@ -92,9 +105,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                optional_callbacks callbacks)
       : stage_base(std::move(rt), role_v, typeid(Input), typeid(Output), opts.name),
         callbacks_(callbacks),
-        dispatcher_(make_dispatcher<dispatcher_t>(opts.dispatcher_options)),
-        buffer_(opts.buffer_size.value_or(is_pc ? infinity : 10'000),
-                opts.buffer_keep.value_or(buffer_keep::last)) {
+        dispatcher_(initial_dispatcher(opts)),
+        buffer_(initial_buffer(opts)) {
     if (opts.demand == producer_demand::accumulate) set_accumulating(true);
     if constexpr (is_producer) {
       dispatcher_.set_logger([this](log_level l, const std::string& t) { ctl_log(l, t); });
@@ -103,6 +115,22 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                     }) {
         dispatcher_.set_queue_limit(buffer_.capacity(), buffer_.keep());
       }
+    }
+  }
+
+  static only_if<is_producer, dispatcher_t> initial_dispatcher(const stage_options& opts) {
+    if constexpr (is_producer) {
+      return make_dispatcher<dispatcher_t>(opts.dispatcher_options);
+    } else {
+      return {};
+    }
+  }
+  static only_if<is_producer, buffer<out_t, std::any>> initial_buffer(const stage_options& opts) {
+    if constexpr (is_producer) {
+      return buffer<out_t, std::any>(opts.buffer_size.value_or(is_pc ? infinity : 10'000),
+                                     opts.buffer_keep.value_or(buffer_keep::last));
+    } else {
+      return {};
     }
   }
 
@@ -351,7 +379,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// reason, as a callback's exception is; the process and other stages go on. Call only in a
   /// catch block. Out of line: the message loop stays small.
   [[gnu::noinline, gnu::cold]] void engine_failed() {
-    out_.clear();
+    if constexpr (is_producer) out_.clear();
     begin_exit(exit_reason::from_exception(std::current_exception()));
   }
 
@@ -393,18 +421,24 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
     // Peers learn of the exit as a monitor's DOWN: consumers by cancel mode, producers by
     // cancelling (SPEC rules 87-95).
-    for (auto& [id, c] : consumers_) c.stage->post_cancelled(id, exit_, true);
-    for (auto& [id, p] : producers_) {
-      p.stage->post_cancel(id, exit_, true);
-      release(p.waiters);  // the subscription ends with the stage
+    if constexpr (is_producer) {
+      for (auto& [id, c] : consumers_) c.stage->post_cancelled(id, exit_, true);
+      consumers_.clear();
     }
-    for (auto& item : pc_queue_) {
-      if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
-      if (auto* e = std::get_if<pc_events>(&item)) discarded_queued_ += e->events.size();
+    if constexpr (is_consumer) {
+      for (auto& [id, p] : producers_) {
+        p.stage->post_cancel(id, exit_, true);
+        release(p.waiters);  // the subscription ends with the stage
+      }
+      producers_.clear();
     }
-    consumers_.clear();
-    producers_.clear();
-    pc_queue_.clear();
+    if constexpr (is_pc) {
+      for (auto& item : pc_queue_) {
+        if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
+        if (auto* e = std::get_if<pc_events>(&item)) discarded_queued_ += e->events.size();
+      }
+      pc_queue_.clear();
+    }
     std::vector<message> rest;
     mailbox_.close(rest);
     for (auto& m : rest) handle_dead(m);
@@ -417,7 +451,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                                       std::to_string(discarded_queued_) +
                                       " events queued to it not yet handled; they are discarded");
     }
-    buffer_ = buffer<out_t, std::any>(1);
+    if constexpr (is_producer) buffer_ = buffer<out_t, std::any>(1);
     buffered_.store(0, std::memory_order_relaxed);
     waiting_.store(0, std::memory_order_relaxed);
     publish_dropped();
@@ -450,7 +484,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     try {
       f();
     } catch (...) {
-      out_.clear();
+      if constexpr (is_producer) out_.clear();
       begin_exit(exit_reason::from_exception(std::current_exception()));
       return false;
     }
@@ -601,16 +635,23 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void on(m_cancelled& m) { consumer_cancel(m.id, std::move(m.reason), m.down); }
 
   void on(m_cancel_request& m) {
-    auto it = producers_.find(m.id);
-    if (it == producers_.end()) {  // already gone: nothing to wait for
-      if (m.done) m.done->set_value();
-      return;
+    if constexpr (is_consumer) {
+      auto it = producers_.find(m.id);
+      if (it != producers_.end()) {
+        if (m.done) it->second.waiters.push_back(std::move(m.done));
+        it->second.stage->post_cancel(m.id, std::move(m.reason), false);
+        return;
+      }
     }
-    if (m.done) it->second.waiters.push_back(std::move(m.done));
-    it->second.stage->post_cancel(m.id, std::move(m.reason), false);
+    if (m.done) m.done->set_value();  // already gone: nothing to wait for
   }
 
   void consumer_cancel(subscription_id id, exit_reason reason, bool down) {
+    if constexpr (is_consumer) consumer_cancel_subscription(id, std::move(reason), down);
+  }
+
+  void consumer_cancel_subscription(subscription_id id, exit_reason reason,
+                                    bool down) requires is_consumer {
     auto it = producers_.find(id);
     if (it == producers_.end()) return;
     producer_entry entry = std::move(it->second);
@@ -635,7 +676,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     release(entry.waiters);
   }
 
-  void invoke_cancel(cancel_mode mode, const cancellation& c, const subscription& sub) {
+  void invoke_cancel(cancel_mode mode, const cancellation& c,
+                     const subscription& sub) requires is_consumer {
     if (!call_handle_cancel(c, sub)) return;  // handle_cancel runs first (rule 91)
     const exit_reason& reason = c.reason;
     if (reason.is_drained()) {
@@ -733,7 +775,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
-  std::size_t ask_dispatcher(subscription_id id, std::size_t n) {
+  std::size_t ask_dispatcher(subscription_id id, std::size_t n) requires is_producer {
     if constexpr (requires { dispatcher_.ask(id, n, send_fn()); }) {
       return dispatcher_.ask(id, n, send_fn());
     } else {
@@ -745,7 +787,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if constexpr (is_producer) producer_cancel(m.id, std::move(m.reason), m.down);
   }
 
-  void producer_cancel(subscription_id id, exit_reason reason, bool down) {
+  void producer_cancel(subscription_id id, exit_reason reason, bool down) requires is_producer {
     auto it = consumers_.find(id);
     if (it == consumers_.end()) return;
     consumer_entry entry = std::move(it->second);
@@ -759,7 +801,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
 
   /// A dispatcher that holds events for its slowest subscriber sends them on at a cancel.
-  std::size_t cancel_dispatcher(subscription_id id) {
+  std::size_t cancel_dispatcher(subscription_id id) requires is_producer {
     if constexpr (requires { dispatcher_.cancel(id, send_fn()); }) {
       return dispatcher_.cancel(id, send_fn());
     } else {
@@ -770,7 +812,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// Whether the dispatcher keeps places for consumers that are away and will subscribe again
   /// (`dispatcher_.away()`, optional): it then takes events even while no consumer is
   /// subscribed, and holds them for those places, instead of the buffer.
-  bool keeps_places() const noexcept {
+  bool keeps_places() const noexcept requires is_producer {
     if constexpr (requires(const dispatcher_t& d) { d.away(); }) {
       return dispatcher_.away() > 0;
     } else {
@@ -779,7 +821,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
 
   /// Sends a batch to a subscriber, if it is still subscribed.
-  auto send_fn() {
+  auto send_fn() requires is_producer {
     return [this](subscription_id id, std::vector<out_t>&& batch) {
       auto it = consumers_.find(id);
       const std::size_t n = batch.size();
@@ -813,7 +855,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
-  void publish_buffered() {
+  void publish_buffered() requires is_producer {
     std::size_t n = buffer_.size();
     if constexpr (requires(const dispatcher_t& d) { d.queued(); }) n += dispatcher_.queued();
     buffered_.store(n, std::memory_order_relaxed);
@@ -867,7 +909,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
-  void serve(std::size_t counter) {
+  void serve(std::size_t counter) requires is_producer {
     const std::size_t rest = take_from_buffer(counter);
     if (rest > 0 && !exiting_ && !draining_) call_handle_demand(rest);
   }
@@ -892,7 +934,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// The buffer stays FIFO (rule 58) while infos run: what their `handle_info` pushes goes
   /// behind the events still buffered (see `dispatch_events`), and whatever demand their events
   /// took when nothing was left ahead of them is no longer the buffer's to take.
-  std::size_t take_from_buffer(std::size_t counter) {
+  std::size_t take_from_buffer(std::size_t counter) requires is_producer {
     while (counter > 0 && !buffer_.empty() && !exiting_) {
       std::vector<out_t> taken;
       std::vector<std::any> infos;
@@ -950,7 +992,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
-  void buffer_events(std::vector<out_t>& events) {
+  void buffer_events(std::vector<out_t>& events) requires is_producer {
     if (events.empty()) return;
     std::vector<std::any> released;
     const std::size_t discarded = buffer_.store(events, 0, released);
@@ -990,7 +1032,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
 
-  void buffer_or_dispatch_info(std::any msg) {
+  void buffer_or_dispatch_info(std::any msg) requires is_producer {
     if (!buffer_.store_info(msg)) dispatch_info(std::move(msg));
   }
 
@@ -1008,10 +1050,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// A note for the dispatcher (`dispatcher_.note(note, send)`, optional): what it releases is
   /// sent and the demand it frees served, as after a cancel.
   void on(m_note& m) {
-    if constexpr (is_producer && requires { dispatcher_.note(m.note, send_fn()); }) {
-      if (exiting_) return;
-      dispatcher_result(dispatcher_.note(m.note, send_fn()));
-      drain_dispatcher();
+    if constexpr (is_producer) {
+      if constexpr (requires { dispatcher_.note(m.note, send_fn()); }) {
+        if (exiting_) return;
+        dispatcher_result(dispatcher_.note(m.note, send_fn()));
+        drain_dispatcher();
+      }
     }
   }
 
@@ -1065,11 +1109,16 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   void start_drain() {
     if (draining_ || exiting_) return;
     draining_ = true;
-    for (auto& [id, p] : producers_) p.stage->post_cancel(id, exit_reason::drained(), false);
+    if constexpr (is_consumer) {
+      for (auto& [id, p] : producers_) p.stage->post_cancel(id, exit_reason::drained(), false);
+    }
   }
 
   [[gnu::noinline]] void finish_drain_if_done() {
-    if (exiting_ || !producers_.empty()) return;
+    if (exiting_) return;
+    if constexpr (is_consumer) {
+      if (!producers_.empty()) return;
+    }
     if constexpr (is_pc) {
       if (!pc_queue_.empty()) return;
     }
@@ -1149,20 +1198,22 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   void ctl_ask(const subscription& s, std::size_t n) override {
     if (n == 0) return;
-    auto it = producers_.find(s.id());
-    if (it != producers_.end()) {
-      it->second.stage->post_ask(s.id(), n, this);
-    } else if (auto p = s.producer().core_ptr()) {
-      p->post_ask(s.id(), n, this);
+    if constexpr (is_consumer) {
+      if (auto it = producers_.find(s.id()); it != producers_.end()) {
+        it->second.stage->post_ask(s.id(), n, this);
+        return;
+      }
     }
+    if (auto p = s.producer().core_ptr()) p->post_ask(s.id(), n, this);
   }
   void ctl_cancel(const subscription& s, exit_reason r) override {
-    auto it = producers_.find(s.id());
-    if (it != producers_.end()) {
-      it->second.stage->post_cancel(s.id(), std::move(r), false);
-    } else if (auto p = s.producer().core_ptr()) {
-      p->post_cancel(s.id(), std::move(r), false);
+    if constexpr (is_consumer) {
+      if (auto it = producers_.find(s.id()); it != producers_.end()) {
+        it->second.stage->post_cancel(s.id(), std::move(r), false);
+        return;
+      }
     }
+    if (auto p = s.producer().core_ptr()) p->post_cancel(s.id(), std::move(r), false);
   }
   void ctl_stop(exit_reason r) override {
     stop_requested_ = true;
@@ -1211,7 +1262,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     return accumulating() ? producer_demand::accumulate : producer_demand::forward;
   }
   std::size_t ctl_buffered() const override {
-    if constexpr (requires(const dispatcher_t& d) { d.queued(); }) {
+    if constexpr (!is_producer) {
+      return 0;
+    } else if constexpr (requires(const dispatcher_t& d) { d.queued(); }) {
       return buffer_.size() + dispatcher_.queued();
     } else {
       return buffer_.size();
@@ -1251,17 +1304,22 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   bool stop_requested_ = false;
   exit_reason requested_;
 
+  // The state of the sides a role has. A side the role lacks is `absent` and takes no room: a
+  // consumer carries no dispatcher, buffer or subscriber table, a producer no producer table.
+
   // producer side
-  dispatcher_t dispatcher_;
-  buffer<out_t, std::any> buffer_;
-  std::vector<out_t> out_;
-  std::unordered_map<subscription_id, consumer_entry> consumers_;
+  [[no_unique_address]] only_if<is_producer, dispatcher_t> dispatcher_;
+  [[no_unique_address]] only_if<is_producer, buffer<out_t, std::any>> buffer_;
+  [[no_unique_address]] only_if<is_producer, std::vector<out_t>> out_;  // what callbacks push
+  [[no_unique_address]] only_if<is_producer, std::unordered_map<subscription_id, consumer_entry>>
+      consumers_;
   struct held_demand {
     subscription_id ask_from;  // an ask still to give the dispatcher; 0: demand to serve
     std::size_t n;
   };
-  std::vector<held_demand> held_;
-  std::uint64_t dispatched_ = 0;  // events the dispatcher took, ever
+  // Demand held while accumulating (rule 51); a producer_consumer never accumulates.
+  [[no_unique_address]] only_if<role_v == stage_role::producer, std::vector<held_demand>> held_;
+  [[no_unique_address]] only_if<is_producer, std::uint64_t> dispatched_{};  // dispatcher took, ever
   // Events this stage lost besides what its dispatcher dropped: buffer overflow, batches a
   // consumer refused (it had exited), events on an unknown subscription, and what it held or
   // had queued when it exited. Published in `dropped_` (estimate_dropped_count).
@@ -1269,11 +1327,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   std::uint64_t discarded_queued_ = 0;  // events queued to it when it exited, not handled
 
   // consumer side
-  std::unordered_map<subscription_id, producer_entry> producers_;
+  [[no_unique_address]] only_if<is_consumer, std::unordered_map<subscription_id, producer_entry>>
+      producers_;
 
   // producer_consumer: upstream messages waiting for downstream demand
-  std::deque<pc_item> pc_queue_;
-  std::size_t pc_demand_ = 0;
+  [[no_unique_address]] only_if<is_pc, std::deque<pc_item>> pc_queue_;
+  [[no_unique_address]] only_if<is_pc, std::size_t> pc_demand_{};
 };
 
 }  // namespace datamesh::detail
