@@ -64,11 +64,69 @@ struct self_feeding {
     for (; n > 0 && supply > 0; --n, --supply) ctx.push(next++);
   }
   void handle_info(std::any&, context<int>& ctx) {
-    j->infos.push_back("spare " + std::to_string(detail::context_access::spare_demand(ctx)));
+    j->infos.push_back("spare " + std::to_string(ctx.spare_demand()));
   }
 };
 
+/// The demand dispatcher, with the optional `initial_demand` member: a producer_consumer using
+/// it may start before its first consumer.
+struct early_dispatcher : demand_dispatcher<int> {
+  using demand_dispatcher<int>::demand_dispatcher;
+  std::size_t initial_demand() { return 1; }
+};
+
+/// `relay` on the `early_dispatcher`.
+struct early_relay : relay {
+  using dispatcher_type = early_dispatcher;
+  using relay::relay;
+};
+
 }  // namespace
+
+TEST_CASE(
+    "initial_demand: a producer_consumer whose dispatcher has it handles its producers' events "
+    "before any consumer, and its first consumer gets them in order") {
+  journal pj, rj, cj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto r = f.rt.start<early_relay>(stage_options{.buffer_size = 8}, &rj, 10);
+  subscribe(r, p, {.max_demand = 5});
+  f.run();
+  send(p, std::vector<int>{1, 2, 3});
+  send(p, std::vector<int>{4, 5, 6});
+  f.run();
+  // A demand of 1 to start with, and it is not used up while nobody is subscribed: every
+  // event is handled as it comes (a plain relay would hold them, rule 44).
+  CHECK(rj.flat() == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(estimate_buffered_count(r) == 6);
+  send(p, std::vector<int>{7, 8, 9, 10});
+  f.run();
+  // The buffer bounds what waits: keep last drops the two oldest, counted.
+  CHECK(estimate_buffered_count(r) == 8);
+  CHECK(estimate_dropped_count(r) == 2);
+  auto c = f.rt.start<sink>(&cj);
+  subscribe(c, r, {.max_demand = 100});
+  f.run();
+  CHECK(cj.flat() == std::vector<int>{30, 40, 50, 60, 70, 80, 90, 100});
+  send(p, std::vector<int>{11});
+  f.run();
+  CHECK(cj.flat().back() == 110);
+  CHECK(estimate_buffered_count(r) == 0);
+}
+
+TEST_CASE(
+    "initial_demand: without it, a producer_consumer waits for its first consumer (rule 44)") {
+  journal pj, rj;
+  fixture f;
+  auto p = f.rt.start<manual_source>(&pj);
+  auto r = f.rt.start<relay>(&rj, 10);
+  subscribe(r, p, {.max_demand = 5});
+  f.run();
+  send(p, std::vector<int>{1, 2, 3});
+  f.run();
+  CHECK(rj.batches.empty());
+  CHECK(estimate_buffered_count(r) == 0);
+}
 
 TEST_CASE(
     "handle_spare_demand: a producer_consumer may fill downstream demand from its own "

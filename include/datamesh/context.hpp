@@ -115,15 +115,12 @@ class context_base {
 
 namespace detail {
 /// Reaches a context's batch, for code of the library that pushes events in a tight loop and
-/// keeps the batch's address in a register (a mesh node's logic), and a producer_consumer's
-/// spare demand, for one that also produces from a source of its own (a mesh node's inlet).
+/// keeps the batch's address in a register (a mesh node's logic).
 struct context_access {
   template <class Out>
   static std::vector<Out>& batch(context<Out>& ctx) noexcept {
     return *ctx.out_;
   }
-  /// What a producer_consumer may still emit without buffering (`handle_spare_demand`, stage.hpp).
-  static std::size_t spare_demand(const context_base& ctx) { return ctx.ctl_->ctl_spare_demand(); }
   /// Counts `n` events lost by library code inside the stage's callback (see `ctl_lose`).
   static void lose(context_base& ctx, std::size_t n) { ctx.ctl_->ctl_lose(n); }
 };
@@ -148,6 +145,11 @@ class context : public context_base {
   void reserve(std::size_t n) { out_->reserve(out_->size() + n); }
   /// Events pushed by the running callback and not yet dispatched.
   std::size_t pushed() const noexcept { return out_->size(); }
+  /// A producer_consumer's spare demand: downstream demand that no upstream event waits to
+  /// meet, so what it may emit now from a source of its own without buffering (see
+  /// `handle_spare_demand`, stage.hpp). Events pushed by the running callback are not yet
+  /// deducted. Always 0 for a producer, whose demand comes to `handle_demand`.
+  std::size_t spare_demand() const { return ctl_->ctl_spare_demand(); }
 
   /// Internal: made by the engine.
   context(detail::stage_control* ctl, std::vector<Out>* out) noexcept

@@ -42,8 +42,10 @@
 ///   - `void handle_spare_demand(std::size_t n, context<Out>&)`, a producer_consumer's only, and
 ///     DataMesh's, not GenStage's: called when downstream demand arrives and `n`, all of it, is
 ///     left with no upstream event waiting to meet it, so that the stage may also produce from
-///     a source of its own (a mesh node's inlet). What it pushes counts against that demand.
-///     `detail::context_access::spare_demand(ctx)` gives the same figure in other callbacks.
+///     a source of its own (a queue other threads fill, a socket, a timer's readings) while it
+///     relays its producers' events. What it pushes counts against that demand; upstream events
+///     that arrive later wait for demand as usual (rule 45). `ctx.spare_demand()` gives the
+///     same figure in other callbacks, for a supply that arrives between demands.
 ///   - `using dispatcher_type = ...;` a dispatcher other than `demand_dispatcher<Out>`.
 #pragma once
 

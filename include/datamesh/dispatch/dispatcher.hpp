@@ -32,8 +32,10 @@
 ///         // (broadcast selectors, rule 75); `deliver(msg)` hands over infos that became due;
 ///         // `serve(n)` asks the producer for `n` events in place of dropped ones
 ///     std::size_t initial_demand();
-///         // a producer_consumer starts with this downstream demand, before any consumer (a
-///         // mesh node without links keeps processing what it receives)
+///         // a producer_consumer may start before its first consumer: it starts with this
+///         // downstream demand, so it handles what its producers send at once. Until a consumer
+///         // subscribes, what it emits waits in its buffer (buffer_size bounds it; the excess is
+///         // dropped and counted) and does not use that demand up
 ///     void set_queue_limit(std::size_t limit, buffer_keep keep);
 ///         // bounds the dispatcher's own queues by the producer's buffer_size
 ///     std::size_t queued() const;     // events in those queues (in estimate_buffered_count)

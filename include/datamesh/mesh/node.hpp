@@ -438,7 +438,7 @@ class node_stage final {
   void handle_info(std::any& msg, context<wire>& ctx) {
     if (msg.type() != typeid(inlet_wake)) return;
     attached_ = true;  // the first wake is the attach's (inlet_queue::attach)
-    take_inlet(context_access::spare_demand(ctx), ctx);
+    take_inlet(ctx.spare_demand(), ctx);
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
