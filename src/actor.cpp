@@ -5,6 +5,7 @@
 #include <datamesh/runtime/detail/worker_pool.hpp>
 
 #include <boost/asio/execution/execute.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstdio>
 #include <utility>
@@ -22,6 +23,27 @@ void runtime_state::write_log(log_level level, const std::string& text) const no
                  exit_reason::from_exception(std::current_exception()).to_string().c_str(),
                  text.c_str());
   }
+}
+
+void post_task(runtime_state& rt, unique_function task, task_placement where) {
+  if (rt.pool) {
+    if (where == task_placement::local) {
+      rt.pool->post_local(std::move(task));
+    } else {
+      rt.pool->post(std::move(task));
+    }
+    return;
+  }
+  boost::asio::post(rt.executor, std::move(task));
+}
+
+std::size_t pool_threads(const runtime_state& rt) noexcept { return rt.pool ? rt.pool->size() : 0; }
+
+void throw_nothing_left_to_run(const std::string& what) {
+  throw error(errc::would_deadlock,
+              what +
+                  "; the deterministic executor has nothing left to run, so waiting would "
+                  "never end");
 }
 
 void report_handler_failure(const runtime_state* rt, const char* what) noexcept {

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <thread>
+#include <utility>
 
 namespace datamesh {
 
@@ -67,17 +69,15 @@ bool mesh::settle_until(std::optional<std::chrono::steady_clock::time_point> dea
       }
     }
     for (auto& p : probes) {
-      if (drive_) {
-        while (p.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-          if (!drive_()) {
-            throw error(errc::would_deadlock,
-                        "settle: the deterministic executor has nothing left to run");
-          }
+      const bool driven = detail::drive_until(
+          *state_, [&] { return p.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+          [] { return std::string("settle: a node has not answered"); });
+      if (!driven) {
+        if (!deadline) {
+          p.wait();
+        } else if (p.wait_until(*deadline) != std::future_status::ready) {
+          return false;
         }
-      } else if (!deadline) {
-        p.wait();
-      } else if (p.wait_until(*deadline) != std::future_status::ready) {
-        return false;
       }
       try {
         p.get();
@@ -91,14 +91,13 @@ bool mesh::settle_until(std::optional<std::chrono::steady_clock::time_point> dea
       pause = std::chrono::microseconds(50);
       continue;
     }
-    // Nothing moved, and data wait (a restart, a held event): let the mesh run.
-    if (drive_) {
-      if (!drive_()) {
-        throw error(errc::would_deadlock,
-                    "settle: data still wait in the mesh and the deterministic executor has "
-                    "nothing left to run");
-      }
-    } else {
+    // Nothing moved, and data wait (a restart, a held event): let the mesh run, one step (the
+    // first `ready` says no, the second yes).
+    bool stepped = false;
+    const bool driven = detail::drive_until(
+        *state_, [&] { return std::exchange(stepped, true); },
+        [] { return std::string("settle: data still wait in the mesh"); });
+    if (!driven) {
       std::this_thread::sleep_for(pause);
       pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
     }

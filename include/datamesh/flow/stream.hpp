@@ -44,6 +44,7 @@
 #include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/exit_reason.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/stage_calls.hpp>
@@ -293,7 +294,7 @@ class stream_core {
       : producers_(std::move(producers)), opts_(std::move(opts)) {
     check_options();
     hidden_ = rt.start<stream_consumer<T>>(stage_options{}, shared_);
-    drive_ = hidden_.core_ptr()->runtime()->drive_one;
+    rt_ = hidden_.core_ptr()->runtime();
   }
   stream_core(const stream_core&) = delete;
   stream_core& operator=(const stream_core&) = delete;
@@ -476,21 +477,14 @@ class stream_core {
         std::static_pointer_cast<stage_base>(hidden_.core_ptr()->runtime()->find(p.name())));
   }
 
-  /// Fills the inbox: waits on the shared state, or drives a deterministic executor.
+  /// Fills the inbox: drives a deterministic executor, or waits on the shared state.
   void receive() {
-    if (!drive_) {
-      shared_->wait_take(inbox_);
-      return;
-    }
     // The hidden stage has not exited (its exit posts a `closed` note), so neither has the
-    // runtime, and the executor behind drive_ is alive.
-    while (!shared_->try_take(inbox_) && !shared_->closed()) {
-      if (!drive_()) {
-        throw error(errc::would_deadlock,
-                    "stream: no event and no end has arrived and the deterministic executor has "
-                    "nothing left to run; waiting would never return");
-      }
-    }
+    // runtime, and its executor is alive.
+    const bool driven = detail::drive_until(
+        *rt_, [&] { return shared_->try_take(inbox_) || shared_->closed(); },
+        [] { return std::string("stream: no event and no end has arrived"); });
+    if (!driven) shared_->wait_take(inbox_);
   }
 
   void handle(note& n) {
@@ -589,7 +583,7 @@ class stream_core {
   std::shared_ptr<stream_shared<T>> shared_ = std::make_shared<stream_shared<T>>();
   stage_ref hidden_;
   // Runs one handler of a deterministic executor; empty on other runtimes.
-  std::function<bool()> drive_;
+  std::shared_ptr<const detail::runtime_state> rt_;  // the hidden stage's
 
   // Everything below belongs to the iterating thread.
   bool started_ = false;

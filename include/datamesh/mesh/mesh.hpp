@@ -30,6 +30,7 @@
 #include <datamesh/mesh/node.hpp>
 #include <datamesh/mesh/node_id.hpp>
 #include <datamesh/mesh/snapshot.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage_calls.hpp>
 #include <datamesh/start.hpp>
@@ -356,12 +357,6 @@ class mesh {
       // failure to start, not a mistake of this call; the runtime's state passes through.
       if (err.code() == errc::runtime_stopped || err.code() == errc::would_deadlock) throw;
       throw error(errc::start_failed, "node " + id.str() + " failed to start: " + err.what());
-    }
-    std::lock_guard lock(reg_->mutex);
-    if (!drive_) {
-      // Only a deterministic runtime has a step; on others drive_ is never written.
-      const auto& step = n->stage.core_ptr()->runtime()->drive_one;
-      if (step) drive_ = step;
     }
     return n->stage;
   }
@@ -791,17 +786,10 @@ class mesh {
     if (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       refuse_on_runtime_thread(what);
     }
-    const std::function<bool()>& drive =
-        any_stage ? any_stage.core_ptr()->runtime()->drive_one : drive_;
-    if (drive) {
-      while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        if (!drive()) {
-          throw error(errc::would_deadlock, std::string(what) +
-                                                ": the deterministic executor has nothing left "
-                                                "to run and the call cannot complete");
-        }
-      }
-    }
+    const detail::runtime_state& rt = any_stage ? *any_stage.core_ptr()->runtime() : *state_;
+    detail::drive_until(
+        rt, [&] { return done.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+        [&] { return std::string(what) + ": the call cannot complete"; });
     return done.get();
   }
 
@@ -869,17 +857,23 @@ class mesh {
   template <class T>
   void wait_until_fed(detail::inlet_queue<T>& q, detail::inlet_feed<T>& feed,
                       std::unique_lock<std::mutex>& lock, const node_id& id) {
-    if (!drive_) return q.fed.wait(lock, [&] { return feed.done; });
-    while (!feed.done) {
-      lock.unlock();
-      const bool ran = drive_();
+    lock.unlock();
+    bool driven = false;
+    try {
+      driven = detail::drive_until(
+          *state_,
+          [&] {
+            std::lock_guard relock(*lock.mutex());
+            return feed.done;
+          },
+          [&] { return "trigger_all: the inlet of node " + id.str() + " is full"; });
+    } catch (...) {
       lock.lock();
-      if (!ran && !feed.done) {
-        q.withdraw(feed);  // safe: the stage runs only inside drive(), on this thread
-        throw error(errc::would_deadlock, "trigger_all: the inlet of node " + id.str() +
-                                              " is full and nothing is left to run");
-      }
+      q.withdraw(feed);  // safe: the stage runs only inside drive_until, on this thread
+      throw;
     }
+    lock.lock();
+    if (!driven) q.fed.wait(lock, [&] { return feed.done; });
   }
 
   // Waits, with `lock` held on `q`, until `q` has room or is closed; on a deterministic runtime
@@ -887,30 +881,31 @@ class mesh {
   template <class T>
   void wait_for_room(detail::inlet_queue<T>& q, std::unique_lock<std::mutex>& lock,
                      const node_id& id) {
-    while (!q.closed && (q.items.size() >= q.capacity || !q.waiting.empty())) {
+    const auto has_room = [&] {
+      return q.closed || (q.items.size() < q.capacity && q.waiting.empty());
+    };
+    while (!has_room()) {
       if (detail::on_runtime_thread(state_.get())) {
         lock.unlock();
         refuse_on_runtime_thread("trigger_data");
       }
-      if (!drive_) {
-        q.room.wait(lock);
-        continue;
-      }
       lock.unlock();
-      if (!drive_()) {
-        throw error(errc::would_deadlock, "trigger_data: the inlet of node " + id.str() +
-                                              " is full and nothing is left to run");
-      }
-      lock.lock();
+      const bool driven = detail::drive_until(
+          *state_,
+          [&] {
+            std::lock_guard relock(*lock.mutex());
+            return has_room();
+          },
+          [&] { return "trigger_data: the inlet of node " + id.str() + " is full"; });
+      lock.lock();  // and check again: another thread may have filled it meanwhile
+      if (!driven) q.room.wait(lock, has_room);
     }
   }
 
   runtime* rt_;
-  std::shared_ptr<const detail::runtime_state> state_;  // for logging user code that fails
+  // The runtime's state: for logging user code that fails, and for waiting (drive_until).
+  std::shared_ptr<const detail::runtime_state> state_;
   std::shared_ptr<detail::mesh_registry> reg_;
-  // The deterministic executor's step, from the first node started; empty on real runtimes.
-  // Written by start_node before any call that reads it can find a node.
-  std::function<bool()> drive_;
 };
 
 }  // namespace datamesh

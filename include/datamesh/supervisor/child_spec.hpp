@@ -18,7 +18,6 @@
 #include <datamesh/error.hpp>
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
-#include <datamesh/runtime/detail/worker_pool.hpp>
 #include <datamesh/stage_ref.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
@@ -286,28 +285,20 @@ inline void post_jobs(runtime_state& rt, const std::shared_ptr<exit_queue>& exit
                       std::vector<std::shared_ptr<worker_job>>& batch) {
   constexpr std::size_t min_chunk = 32;
   if (batch.empty()) return;
-  const std::size_t chunks =
-      rt.pool ? std::clamp<std::size_t>(batch.size() / min_chunk, 1,
-                                        2 * std::max<std::size_t>(rt.pool->size(), 1))
-              : batch.size();
+  const std::size_t threads = pool_threads(rt);
+  const std::size_t chunks = threads > 0
+                                 ? std::clamp<std::size_t>(batch.size() / min_chunk, 1, 2 * threads)
+                                 : batch.size();
   const std::size_t per = (batch.size() + chunks - 1) / chunks;
   for (std::size_t first = 0; first < batch.size(); first += per) {
     const std::size_t last = std::min(batch.size(), first + per);
     std::vector<std::shared_ptr<worker_job>> chunk(std::make_move_iterator(batch.begin() + first),
                                                    std::make_move_iterator(batch.begin() + last));
-    auto task = [chunk = std::move(chunk), exits]() mutable { run_jobs(chunk, *exits); };
-    if (rt.pool) {
-      // One small chunk stays in this thread's queue, which just made it (stolen only if it
-      // waits behind longer work): waking another costs more than running it. Several chunks
-      // are worth spreading.
-      if (chunks > 1) {
-        rt.pool->post(unique_function(std::move(task)));
-      } else {
-        rt.pool->post_local(unique_function(std::move(task)));
-      }
-    } else {
-      boost::asio::execution::execute(rt.executor, std::move(task));
-    }
+    // One small chunk stays with this thread, which just made it: waking another costs more
+    // than running it. Several chunks are worth spreading.
+    post_task(
+        rt, [chunk = std::move(chunk), exits]() mutable { run_jobs(chunk, *exits); },
+        chunks > 1 ? task_placement::spread : task_placement::local);
   }
   batch.clear();
 }
