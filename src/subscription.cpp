@@ -1,60 +1,16 @@
-// The calls on running stages and subscriptions, and the checks of stage options.
+// Subscriptions: the checks of a subscribe request, subscribe, cancel and ask.
+#include <datamesh/detail/stage_base.hpp>
 #include <datamesh/detail/subscribe_reply.hpp>
 #include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
-#include <datamesh/runtime/runtime.hpp>
+#include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/stage.hpp>
-#include <datamesh/stage_calls.hpp>
 #include <datamesh/subscription.hpp>
 
 #include <string>
 #include <typeindex>
 
 namespace datamesh {
-
-detail::stage_base& stage_ref::core() const {
-  if (!p_) throw error(errc::no_stage, "the stage handle is empty");
-  return *p_;
-}
-
-void stage_options::validate(stage_role role, std::type_index input) const {
-  std::string unknown;
-  auto add = [&](bool set, const char* name) {
-    if (!set) return;
-    if (!unknown.empty()) unknown += ", ";
-    unknown += name;
-  };
-  if (role == stage_role::consumer) {
-    add(buffer_size.has_value(), "buffer_size");
-    add(buffer_keep.has_value(), "buffer_keep");
-    add(demand.has_value(), "demand");
-    add(dispatcher_options.has_value(), "dispatcher_options");
-  } else if (role == stage_role::producer_consumer) {
-    add(demand.has_value(), "demand");
-  } else {
-    add(!subscribe_to.empty(), "subscribe_to");
-  }
-  if (!unknown.empty()) {
-    throw error(errc::bad_options, std::string("unknown options [") + unknown + "] for a " +
-                                       to_string(role) + " (SPEC rule 2)");
-  }
-  if (buffer_size && *buffer_size == 0) {
-    throw error(errc::bad_options,
-                "expected buffer_size to be greater than 0 (or infinity), got: 0");
-  }
-  if (buffer_keep && *buffer_keep != datamesh::buffer_keep::first &&
-      *buffer_keep != datamesh::buffer_keep::last) {
-    throw error(errc::bad_options, "buffer_keep is not a buffer_keep value");
-  }
-  if (demand && *demand != producer_demand::forward && *demand != producer_demand::accumulate) {
-    throw error(errc::bad_options, "demand is not a producer_demand value");
-  }
-  // The same checks as `subscribe`: a start-time subscription is one like any other.
-  const std::string who = name.empty() ? std::string("the new ") + to_string(role) : name;
-  for (const auto& [producer, opts] : subscribe_to) {
-    detail::check_subscription(role, input, who, producer, opts);
-  }
-}
 
 namespace detail {
 
@@ -174,82 +130,6 @@ void ask(const subscription& sub, std::size_t n) noexcept {
     // when it is made right after `subscribe` (rule 41).
     if (auto c = sub.consumer().core_ptr()) c->post_ask_request(sub.id(), n);
   } catch (...) {
-  }
-}
-
-namespace {
-
-detail::stage_base& live(const stage_ref& s, const char* what) {
-  if (!s.alive()) throw error(errc::no_stage, std::string(what) + ": the stage has exited");
-  return *s.core_ptr();
-}
-
-}  // namespace
-
-void drain(const stage_ref& stage) {
-  if (!live(stage, "drain").post_drain())
-    throw error(errc::no_stage, "drain: the stage has exited");
-}
-
-void stop(const stage_ref& stage, exit_reason reason) {
-  if (!live(stage, "stop").post_stop(std::move(reason))) {
-    throw error(errc::no_stage, "stop: the stage has exited");
-  }
-}
-
-std::future<void> sync_info(const stage_ref& stage, std::any msg) {
-  auto done = std::make_shared<std::promise<void>>();
-  auto f = done->get_future();
-  if (!live(stage, "sync_info").post_info(std::move(msg), std::move(done))) {
-    throw error(errc::no_stage, "sync_info: the stage has exited");
-  }
-  return f;
-}
-
-void async_info(const stage_ref& stage, std::any msg) noexcept {
-  try {
-    if (auto p = stage.core_ptr()) p->post_info(std::move(msg), nullptr);
-  } catch (...) {
-  }
-}
-
-std::future<std::any> call(const stage_ref& stage, std::any request) {
-  auto reply = std::make_shared<std::promise<std::any>>();
-  auto f = reply->get_future();
-  if (!live(stage, "call").post_call(std::move(request), std::move(reply))) {
-    throw error(errc::no_stage, "call: the stage has exited");
-  }
-  return f;
-}
-
-void send(const stage_ref& stage, std::any msg) {
-  if (!live(stage, "send").post_message(std::move(msg))) {
-    throw error(errc::no_stage, "send: the stage has exited");
-  }
-}
-
-std::size_t estimate_buffered_count(const stage_ref& producer) {
-  auto& core = live(producer, "estimate_buffered_count");
-  if (!produces(core.role())) {
-    core.runtime()->write_log(log_level::error, core.display_name() +
-                                                    " buffered count can only be requested "
-                                                    "for producers (rule 57)");
-    return 0;
-  }
-  return core.buffered_estimate();
-}
-
-std::uint64_t estimate_dropped_count(const stage_ref& producer) {
-  return live(producer, "estimate_dropped_count").dropped_estimate();
-}
-
-producer_demand demand(const stage_ref& producer) {
-  return live(producer, "demand").demand_mode_estimate();
-}
-
-void demand(const stage_ref& producer, producer_demand mode) {
-  if (!live(producer, "demand").post_demand_mode(mode)) {
-    throw error(errc::no_stage, "demand: the stage has exited");
   }
 }
 
