@@ -66,9 +66,10 @@ class stage_base : public actor {
   /// accepted (`sync_subscribe`).
   virtual bool post_subscribe_to(stage_ptr producer, subscription_id id, subscribe_options opts,
                                  std::shared_ptr<subscribe_reply> reply) = 0;
-  /// consumer -> producer: `consumer` subscribes; `sink` is its `event_sink<Output>`.
-  virtual bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id,
-                              subscribe_options opts, std::shared_ptr<subscribe_reply> reply) = 0;
+  /// consumer -> producer: `consumer` subscribes. It is an `event_sink<Output>` (the
+  /// subscribe call checked the types); the producer takes that interface once, here.
+  virtual bool post_subscribe(stage_ptr consumer, subscription_id id, subscribe_options opts,
+                              std::shared_ptr<subscribe_reply> reply) = 0;
   /// consumer -> producer: more demand. `from` is the sender, used only on an unknown id.
   virtual bool post_ask(subscription_id id, std::size_t n, stage_base* from) = 0;
   /// API -> consumer: ask `n` more on its subscription `id` (manual demand). Going through the

@@ -202,10 +202,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                          subscribe_reply_ptr reply) override {
     return push(m_subscribe_to{std::move(producer), id, std::move(opts), std::move(reply)});
   }
-  bool post_subscribe(stage_ptr consumer, void* sink, subscription_id id, subscribe_options opts,
+  bool post_subscribe(stage_ptr consumer, subscription_id id, subscribe_options opts,
                       subscribe_reply_ptr reply) override {
-    return push(m_subscribe{std::move(consumer), static_cast<event_sink<out_t>*>(sink), id,
-                            std::move(opts), std::move(reply)});
+    return push(m_subscribe{std::move(consumer), id, std::move(opts), std::move(reply)});
   }
   bool post_ask(subscription_id id, std::size_t n, stage_base* from) override {
     return push(m_ask{id, n, from});
@@ -266,7 +265,6 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   };
   struct m_subscribe {
     stage_ptr consumer;
-    event_sink<out_t>* sink;
     subscription_id id;
     subscribe_options opts;
     subscribe_reply_ptr reply;
@@ -541,9 +539,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       auto producer = m.producer;
       const subscribe_options opts = m.opts;
       producers_.emplace(m.id, producer_entry{producer, sub, opts.cancel, std::nullopt});
-      void* sink = static_cast<void*>(static_cast<event_sink<in_t>*>(this));
-      if (!producer->post_subscribe(self_ptr(), sink, m.id, std::move(m.opts),
-                                    std::move(m.reply))) {
+      if (!producer->post_subscribe(self_ptr(), m.id, std::move(m.opts), std::move(m.reply))) {
         consumer_cancel(m.id, exit_reason::noproc(), true);
         return;
       }
@@ -714,8 +710,20 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         m.consumer->post_cancelled(m.id, exit_reason::duplicated_subscription(), false);
         return;
       }
+      // Typed once per subscription; the consumer's type was checked at the subscribe call, so
+      // only a consumer made outside the library could fail this.
+      auto* sink = dynamic_cast<event_sink<out_t>*>(m.consumer.get());
+      if (sink == nullptr) {
+        const std::string why = "'" + display_name() +
+                                "' refused a subscriber that does not take "
+                                "its events";
+        ctl_log(log_level::error, why);
+        if (m.reply) m.reply->refuse(error(errc::type_mismatch, why));
+        m.consumer->post_cancelled(m.id, exit_reason::refused(why), false);
+        return;
+      }
       subscription sub(m.id, m.consumer, self_ptr());
-      consumers_.emplace(m.id, consumer_entry{m.consumer, m.sink, sub});
+      consumers_.emplace(m.id, consumer_entry{m.consumer, sink, sub});
       demand_mode mode = demand_mode::automatic;
       // Leaving early drops the reply: the waiting future fails with no_stage (the producer
       // exits in each of these cases).
