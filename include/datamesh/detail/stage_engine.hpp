@@ -61,7 +61,7 @@ D make_dispatcher(const std::any& opts) {
                   "this stage's dispatcher needs its options: stage_options::dispatcher_options");
     }
   }
-  if constexpr (requires { typename D::options; }) {
+  if constexpr (requires(const typename D::options& o) { D{o}; }) {
     if (const auto* o = std::any_cast<typename D::options>(&opts)) return D{*o};
   }
   throw error(errc::bad_options, "dispatcher_options does not hold this dispatcher's options type");
@@ -96,10 +96,11 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   static constexpr stage_role role_v = Role;
   static constexpr bool is_producer = produces(role_v);
   static constexpr bool is_consumer = consumes(role_v);
-  static constexpr bool is_pc = role_v == stage_role::producer_consumer;
+  static constexpr bool is_producer_consumer = role_v == stage_role::producer_consumer;
   using dispatcher_t = Dispatcher;
   static_assert(!is_producer || dispatcher_for<dispatcher_t, out_t>,
                 "the stage's dispatcher_type does not satisfy datamesh::dispatcher_for");
+  static_assert(!is_producer || optional_members_checked<dispatcher_t>::value);
 
   stage_engine(std::shared_ptr<runtime_state> rt, const stage_options& opts,
                optional_callbacks callbacks)
@@ -127,8 +128,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
   static only_if<is_producer, buffer<out_t, std::any>> initial_buffer(const stage_options& opts) {
     if constexpr (is_producer) {
-      return buffer<out_t, std::any>(opts.buffer_size.value_or(is_pc ? infinity : 10'000),
-                                     opts.buffer_keep.value_or(buffer_keep::last));
+      return buffer<out_t, std::any>(
+          opts.buffer_size.value_or(is_producer_consumer ? infinity : 10'000),
+          opts.buffer_keep.value_or(buffer_keep::last));
     } else {
       return {};
     }
@@ -182,10 +184,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
         throw error(errc::start_failed, "stage '" + display_name() + "' failed to start: " + why);
       }
     }
-    if constexpr (is_pc && requires { dispatcher_.initial_demand(); }) {
+    if constexpr (is_producer_consumer && requires { dispatcher_.initial_demand(); }) {
       // A dispatcher that lets its producer_consumer run before any consumer subscribes (a mesh
       // node without links still processes what it receives).
-      pc_demand_ += dispatcher_.initial_demand();
+      downstream_demand_ += dispatcher_.initial_demand();
     }
     for (const auto& [producer, sub_opts] : opts.subscribe_to) {
       subscription_id id = rt_->next_subscription.fetch_add(1, std::memory_order_relaxed);
@@ -430,12 +432,12 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       }
       producers_.clear();
     }
-    if constexpr (is_pc) {
-      for (auto& item : pc_queue_) {
-        if (auto* c = std::get_if<pc_cancel>(&item)) release(c->waiters);
-        if (auto* e = std::get_if<pc_events>(&item)) discarded_queued_ += e->events.size();
+    if constexpr (is_producer_consumer) {
+      for (auto& item : upstream_queue_) {
+        if (auto* c = std::get_if<upstream_cancel>(&item)) release(c->waiters);
+        if (auto* e = std::get_if<upstream_events>(&item)) discarded_queued_ += e->events.size();
       }
-      pc_queue_.clear();
+      upstream_queue_.clear();
     }
     std::vector<message> rest;
     mailbox_.close(rest);
@@ -567,9 +569,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                                                    false);
         return;
       }
-      if constexpr (is_pc) {
-        pc_queue_.push_back(pc_events{m.id, std::move(m.events)});
-        take_pc_events();
+      if constexpr (is_producer_consumer) {
+        upstream_queue_.push_back(upstream_events{m.id, std::move(m.events)});
+        take_upstream();
       } else {
         consume(m.id, m.events);
       }
@@ -661,10 +663,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       entry.stage->post_cancel(id, reason, true);
     }
     cancellation c{down ? cancel_kind::down : cancel_kind::cancel, std::move(reason)};
-    if constexpr (is_pc) {
-      if (!pc_queue_.empty()) {  // behind the events still queued (rules 47, 94)
-        pc_queue_.push_back(
-            pc_cancel{entry.cancel, std::move(c), entry.sub, std::move(entry.waiters)});
+    if constexpr (is_producer_consumer) {
+      if (!upstream_queue_.empty()) {  // behind the events still queued (rules 47, 94)
+        upstream_queue_.push_back(
+            upstream_cancel{entry.cancel, std::move(c), entry.sub, std::move(entry.waiters)});
         return;
       }
     }
@@ -853,11 +855,11 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                           [this](std::any&& msg) { deliver_info(msg); },
                           [this](std::size_t n) { push(m_serve{n}); });
       }
-      if constexpr (is_pc && requires { dispatcher_.take_back(); }) {
+      if constexpr (is_producer_consumer && requires { dispatcher_.take_back(); }) {
         // Demand the dispatcher gave and withdraws (a mesh node's unlinked window, once it
         // has a link): the stage emits no more than its consumers now allow.
         const std::size_t back = dispatcher_.take_back();
-        pc_demand_ -= back < pc_demand_ ? back : pc_demand_;
+        downstream_demand_ -= back < downstream_demand_ ? back : downstream_demand_;
       }
       publish_buffered();
     }
@@ -898,10 +900,10 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// Serves demand the dispatcher passed on: buffer first, then `handle_demand` (rule 43); a
   /// producer_consumer adds it to its downstream counter (rule 44).
   void dispatcher_result(std::size_t counter) {
-    if constexpr (is_pc) {
-      pc_demand_ += counter;
-      take_from_buffer(pc_demand_);
-      take_pc_events();
+    if constexpr (is_producer_consumer) {
+      downstream_demand_ += counter;
+      take_from_buffer(downstream_demand_);
+      take_upstream();
       if (callbacks_.handle_spare_demand && counter > 0 && !exiting_ && !draining_) {
         if (const std::size_t spare = ctl_spare_demand(); spare > 0) {
           if (guarded([&] { user_handle_demand(spare, ctx()); })) after_callback();
@@ -987,7 +989,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       drain_dispatcher();
       const std::size_t sent = length - events.size();
       dispatched_ += sent;
-      if constexpr (is_pc) pc_demand_ -= sent < pc_demand_ ? sent : pc_demand_;
+      if constexpr (is_producer_consumer)
+        downstream_demand_ -= sent < downstream_demand_ ? sent : downstream_demand_;
       if (from_buffer && !events.empty()) {
         buffer_.restore_front(events);
         publish_buffered();
@@ -1030,9 +1033,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if constexpr (!is_producer) {
       deliver_info(msg);  // a consumer gets it at once (rule 59)
     } else {
-      if constexpr (is_pc) {
-        if (!pc_queue_.empty()) {  // behind queued upstream events (rule 61)
-          pc_queue_.push_back(pc_info{std::move(msg)});
+      if constexpr (is_producer_consumer) {
+        if (!upstream_queue_.empty()) {  // behind queued upstream events (rule 61)
+          upstream_queue_.push_back(upstream_info{std::move(msg)});
           return;
         }
       }
@@ -1127,8 +1130,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if constexpr (is_consumer) {
       if (!producers_.empty()) return;
     }
-    if constexpr (is_pc) {
-      if (!pc_queue_.empty()) return;
+    if constexpr (is_producer_consumer) {
+      if (!upstream_queue_.empty()) return;
     }
     if (ctl_buffered() > 0) return;
     begin_exit(exit_reason::drained());
@@ -1148,38 +1151,38 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
 
   // -- producer_consumer queue (rules 44-47, 61, 94) ---
 
-  struct pc_events {
+  struct upstream_events {
     subscription_id id;
     std::vector<in_t> events;
   };
-  struct pc_info {
+  struct upstream_info {
     std::any msg;
   };
-  struct pc_cancel {
+  struct upstream_cancel {
     cancel_mode mode;
     cancellation c;
     subscription sub;
     cancel_waiters waiters{};
   };
-  using pc_item = std::variant<pc_events, pc_info, pc_cancel>;
+  using upstream_item = std::variant<upstream_events, upstream_info, upstream_cancel>;
 
   /// Handles queued upstream messages, whole, while downstream demand is positive (rule 45).
-  void take_pc_events() {
-    if constexpr (is_pc) {
-      while (pc_demand_ > 0 && !pc_queue_.empty() && !exiting_) {
-        pc_item item = std::move(pc_queue_.front());
-        pc_queue_.pop_front();
-        if (auto* e = std::get_if<pc_events>(&item)) {
+  void take_upstream() {
+    if constexpr (is_producer_consumer) {
+      while (downstream_demand_ > 0 && !upstream_queue_.empty() && !exiting_) {
+        upstream_item item = std::move(upstream_queue_.front());
+        upstream_queue_.pop_front();
+        if (auto* e = std::get_if<upstream_events>(&item)) {
           consume(e->id, e->events);
-        } else if (auto* i = std::get_if<pc_info>(&item)) {
+        } else if (auto* i = std::get_if<upstream_info>(&item)) {
           buffer_or_dispatch_info(std::move(i->msg));
         } else {
-          auto& c = std::get<pc_cancel>(item);
+          auto& c = std::get<upstream_cancel>(item);
           invoke_cancel(c.mode, c.c, c.sub);
           release(c.waiters);
         }
       }
-      waiting_.store(pc_queue_.size(), std::memory_order_relaxed);
+      waiting_.store(upstream_queue_.size(), std::memory_order_relaxed);
     }
   }
 
@@ -1229,9 +1232,9 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   }
   void ctl_async_info(std::any msg) override { post_info(std::move(msg), nullptr); }
   std::size_t ctl_spare_demand() const override {
-    if constexpr (is_pc) {
+    if constexpr (is_producer_consumer) {
       // Demand left while upstream events wait is theirs: they take it once handled.
-      return pc_queue_.empty() && buffer_.empty() ? pc_demand_ : 0;
+      return upstream_queue_.empty() && buffer_.empty() ? downstream_demand_ : 0;
     } else {
       return 0;
     }
@@ -1258,7 +1261,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
           drain_dispatcher();
         }
       }
-    } else if constexpr (is_pc) {
+    } else if constexpr (is_producer_consumer) {
       if (m == producer_demand::accumulate) {
         ctl_log(log_level::error, "demand mode can only be set for producers (rule 52)");
       }
@@ -1339,8 +1342,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       producers_;
 
   // producer_consumer: upstream messages waiting for downstream demand
-  [[no_unique_address]] only_if<is_pc, std::deque<pc_item>> pc_queue_;
-  [[no_unique_address]] only_if<is_pc, std::size_t> pc_demand_{};
+  [[no_unique_address]] only_if<is_producer_consumer, std::deque<upstream_item>> upstream_queue_;
+  [[no_unique_address]] only_if<is_producer_consumer, std::size_t> downstream_demand_{};
 };
 
 }  // namespace datamesh::detail

@@ -75,7 +75,8 @@ class stage_impl final : public engine_of<S> {
     c.format_discarded = requires(S & s, std::size_t n) {
       { s.format_discarded(n) } -> std::convertible_to<bool>;
     };
-    c.handle_spare_demand = engine::is_pc && requires(S & s, std::size_t n, ctx_t & x) {
+    c.handle_spare_demand =
+        engine::is_producer_consumer && requires(S & s, std::size_t n, ctx_t & x) {
       s.handle_spare_demand(n, x);
     };
     return c;

@@ -40,6 +40,21 @@
 ///         // bounds the dispatcher's own queues by the producer's buffer_size
 ///     std::size_t queued() const;     // events in those queues (in estimate_buffered_count)
 ///     std::uint64_t dropped() const;  // events discarded by the dispatcher so far
+///     std::size_t cancel(subscription_id, Send&& send);
+///         // a cancel that may send events held for the slowest subscriber
+///     std::size_t away() const;
+///         // places kept for subscribers that will come back: while positive, the producer
+///         // dispatches even with no subscriber, and the dispatcher holds their events
+///     std::size_t take_back();
+///         // demand given before that the producer_consumer must no longer use (a start-up
+///         // window that ends with the first subscriber)
+///     std::size_t note(std::any& note, Send&& send);
+///         // a message for the dispatcher, queued to its producer like any other message
+///         // (`stage_base::post_dispatcher_note`); returns the demand it frees
+///
+/// An optional member that is one plain function (`check_subscribe`, `initial_demand`,
+/// `set_queue_limit`, `queued`, `dropped`, `away`, `take_back`) and exists under its name with
+/// another form is a compile error naming the form above, not a feature silently off.
 ///
 /// `subscribe` refuses a subscription by throwing `datamesh::error`: `already_subscribed` or
 /// `subscription_refused` (the producer cancels that subscription and keeps running; the consumer
@@ -50,6 +65,7 @@
 /// missing member.
 #pragma once
 
+#include <datamesh/buffer.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/subscribe_options.hpp>
 #include <datamesh/subscription_id.hpp>
@@ -57,6 +73,7 @@
 #include <any>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace datamesh {
@@ -84,5 +101,62 @@ concept dispatcher_for = requires(D d, subscription_id id, std::size_t n,
   d.info(std::move(info), detail::archetype_deliver{});
   d.set_logger(log);
 };
+
+namespace detail {
+/// The optional members above that are one plain function each: a dispatcher that has one
+/// under its name must give it the form the producer calls, or the producer would skip it and
+/// its feature would be off without a word. Instantiated by every producer's engine; each
+/// failure names the member and its form. (`subscribe`, `ask`, `cancel`, `drain` and `note`
+/// are overloads or templates, which C++ cannot find by name alone.)
+template <class D>
+struct optional_members_checked {
+  static_assert(
+      !requires { &D::check_subscribe; } ||
+          requires(const D& d, const subscribe_options& o) { d.check_subscribe(o); },
+      "the dispatcher's check_subscribe is never called: its form must be "
+      "`void check_subscribe(const subscribe_options&) const`");
+  static_assert(
+      !requires { &D::initial_demand; } ||
+          requires(D & d) {
+            { d.initial_demand() } -> std::convertible_to<std::size_t>;
+          },
+      "the dispatcher's initial_demand is never called: its form must be "
+      "`std::size_t initial_demand()`");
+  static_assert(
+      !requires { &D::set_queue_limit; } ||
+          requires(D & d, std::size_t n, buffer_keep k) { d.set_queue_limit(n, k); },
+      "the dispatcher's set_queue_limit is never called: its form must be "
+      "`void set_queue_limit(std::size_t limit, buffer_keep keep)`");
+  static_assert(
+      !requires { &D::queued; } ||
+          requires(const D& d) {
+            { d.queued() } -> std::convertible_to<std::size_t>;
+          },
+      "the dispatcher's queued is never called: its form must be "
+      "`std::size_t queued() const`");
+  static_assert(
+      !requires { &D::dropped; } ||
+          requires(const D& d) {
+            { d.dropped() } -> std::convertible_to<std::uint64_t>;
+          },
+      "the dispatcher's dropped is never called: its form must be "
+      "`std::uint64_t dropped() const`");
+  static_assert(
+      !requires { &D::away; } ||
+          requires(const D& d) {
+            { d.away() } -> std::convertible_to<std::size_t>;
+          },
+      "the dispatcher's away is never called: its form must be "
+      "`std::size_t away() const`");
+  static_assert(
+      !requires { &D::take_back; } ||
+          requires(D & d) {
+            { d.take_back() } -> std::convertible_to<std::size_t>;
+          },
+      "the dispatcher's take_back is never called: its form must be "
+      "`std::size_t take_back()`");
+  static constexpr bool value = true;
+};
+}  // namespace detail
 
 }  // namespace datamesh
