@@ -1,6 +1,7 @@
 /// @file
 /// Calls on running stages, through any handle: stop, drain, infos, calls and messages, the
-/// producer's published estimates, and its demand mode. Stage-layer; implemented in src/stage_calls.cpp.
+/// producer's published estimates, and its demand mode. Stage-layer; implemented in
+/// src/stage_calls.cpp.
 #pragma once
 
 #include <datamesh/demand.hpp>
