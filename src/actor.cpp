@@ -2,7 +2,7 @@
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/actor.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
-#include <datamesh/runtime/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/thread_pool.hpp>
 
 #include <boost/asio/execution/execute.hpp>
 #include <boost/asio/post.hpp>

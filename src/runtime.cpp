@@ -1,6 +1,6 @@
 #include <datamesh/error.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
-#include <datamesh/runtime/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/thread_pool.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage_ref.hpp>
 
@@ -19,7 +19,7 @@ namespace datamesh {
 
 struct runtime::pool {
   explicit pool(std::size_t threads) : threads(threads) {}
-  detail::worker_pool threads;
+  detail::thread_pool threads;
 };
 
 namespace {

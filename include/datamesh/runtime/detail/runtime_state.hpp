@@ -22,14 +22,14 @@
 
 namespace datamesh::detail {
 
-class worker_pool;
+class thread_pool;
 
 /// Thread safety: thread-safe; `mutex` guards `actors`, `names`, `stopping`.
 struct runtime_state {
   boost::asio::any_io_executor executor;
   // The runtime's own pool, when it has one: actors are scheduled on it directly, without
   // wrapping each hand-off in an Asio function object. Null with a borrowed executor.
-  worker_pool* pool = nullptr;
+  thread_pool* pool = nullptr;
   log_function log;
   // Set once, before any actor starts, by a runtime on a deterministic_executor: runs one queued
   // handler, false if none was queued. Empty on other runtimes. Read-only afterwards. Waiting

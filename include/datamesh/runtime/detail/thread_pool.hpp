@@ -43,12 +43,12 @@ namespace datamesh::detail {
 
 /// Thread safety: `schedule`, `post` and the executor are thread-safe; `join` once, from a
 /// thread that is not a worker.
-class worker_pool : public boost::asio::execution_context {
+class thread_pool : public boost::asio::execution_context {
  public:
-  explicit worker_pool(std::size_t threads);
-  ~worker_pool();
-  worker_pool(const worker_pool&) = delete;
-  worker_pool& operator=(const worker_pool&) = delete;
+  explicit thread_pool(std::size_t threads);
+  ~thread_pool();
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
 
   /// Makes `stage` runnable. From a worker: into its `next` slot, without a lock.
   void schedule(actor_ptr stage);
@@ -68,7 +68,7 @@ class worker_pool : public boost::asio::execution_context {
   /// The Asio executor posting to this pool.
   class executor_type {
    public:
-    explicit executor_type(worker_pool& p) noexcept : pool_(&p) {}
+    explicit executor_type(thread_pool& p) noexcept : pool_(&p) {}
     template <class F>
     void execute(F&& f) const {
       pool_->post(unique_function(std::forward<F>(f)));
@@ -91,7 +91,7 @@ class worker_pool : public boost::asio::execution_context {
     }
 
    private:
-    worker_pool* pool_;
+    thread_pool* pool_;
   };
   executor_type get_executor() noexcept { return executor_type(*this); }
 

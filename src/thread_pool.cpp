@@ -1,5 +1,5 @@
 #include <datamesh/error.hpp>
-#include <datamesh/runtime/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/thread_pool.hpp>
 
 #include <chrono>
 #include <exception>
@@ -11,7 +11,7 @@ namespace datamesh::detail {
 namespace {
 
 // The pool and worker the current thread belongs to, if any.
-thread_local worker_pool* current_pool = nullptr;
+thread_local thread_pool* current_pool = nullptr;
 thread_local void* current_worker = nullptr;
 
 // How many times in a row a worker runs its `next` slot before it looks at its queue, so a
@@ -39,7 +39,7 @@ constexpr auto idle_recheck = std::chrono::milliseconds(1);
 
 }  // namespace
 
-worker_pool::worker_pool(std::size_t threads) {
+thread_pool::thread_pool(std::size_t threads) {
   if (threads == 0) threads = 1;
   for (std::size_t i = 0; i < threads; ++i) workers_.push_back(std::make_unique<worker>());
   try {
@@ -55,13 +55,13 @@ worker_pool::worker_pool(std::size_t threads) {
   }
 }
 
-worker_pool::~worker_pool() {
+thread_pool::~thread_pool() {
   join();
   shutdown();
   destroy();
 }
 
-void worker_pool::schedule(actor_ptr stage) {
+void thread_pool::schedule(actor_ptr stage) {
   if (current_pool == this) {
     auto& w = *static_cast<worker*>(current_worker);
     if (!w.next) {
@@ -82,7 +82,7 @@ void worker_pool::schedule(actor_ptr stage) {
   wake_one();
 }
 
-void worker_pool::post(unique_function f) {
+void thread_pool::post(unique_function f) {
   {
     std::lock_guard lock(shared_mutex_);
     posted_.push_back(std::move(f));
@@ -91,34 +91,34 @@ void worker_pool::post(unique_function f) {
   wake_one();
 }
 
-void worker_pool::post_local(unique_function f) {
+void thread_pool::post_local(unique_function f) {
   if (current_pool != this) return post(std::move(f));
   auto& w = *static_cast<worker*>(current_worker);
   const std::size_t queued = w.push({nullptr, std::move(f), std::chrono::steady_clock::now()});
   if (queued >= deep_queue && sleepers_.load(std::memory_order_relaxed) > 0) wake_one();
 }
 
-void worker_pool::wake_one() {
+void thread_pool::wake_one() {
   std::lock_guard lock(sleep_mutex_);
   if (sleepers_.load(std::memory_order_relaxed) == 0) return;
   ++wake_epoch_;
   sleep_cv_.notify_one();
 }
 
-std::size_t worker_pool::worker::push(queued q) {
+std::size_t thread_pool::worker::push(queued q) {
   std::lock_guard lock(mutex);
   queue.push_back(std::move(q));
   note_front();
   return queue.size();
 }
 
-void worker_pool::worker::note_front() noexcept {
+void thread_pool::worker::note_front() noexcept {
   length.store(queue.size(), std::memory_order_relaxed);
   front_since.store(queue.empty() ? 0 : queue.front().since.time_since_epoch().count(),
                     std::memory_order_relaxed);
 }
 
-bool worker_pool::run_posted() {
+bool thread_pool::run_posted() {
   unique_function f;
   {
     std::lock_guard lock(shared_mutex_);
@@ -131,7 +131,7 @@ bool worker_pool::run_posted() {
   return true;
 }
 
-void worker_pool::take_front(worker& w, actor_ptr& out, unique_function& task) {
+void thread_pool::take_front(worker& w, actor_ptr& out, unique_function& task) {
   auto& front = w.queue.front();
   if (front.stage) {
     out = std::move(front.stage);
@@ -142,7 +142,7 @@ void worker_pool::take_front(worker& w, actor_ptr& out, unique_function& task) {
   w.note_front();
 }
 
-bool worker_pool::take_shared(actor_ptr& out) {
+bool thread_pool::take_shared(actor_ptr& out) {
   if (run_posted()) return true;
   std::lock_guard lock(shared_mutex_);
   if (shared_.empty()) return false;
@@ -152,7 +152,7 @@ bool worker_pool::take_shared(actor_ptr& out) {
   return true;
 }
 
-bool worker_pool::find_work(worker& self, std::size_t index, actor_ptr& out) {
+bool thread_pool::find_work(worker& self, std::size_t index, actor_ptr& out) {
   if (++self.looks % shared_every == 0 && shared_pending_.load(std::memory_order_relaxed) &&
       take_shared(out)) {
     return static_cast<bool>(out);
@@ -188,7 +188,7 @@ bool worker_pool::find_work(worker& self, std::size_t index, actor_ptr& out) {
   return static_cast<bool>(out);
 }
 
-bool worker_pool::any_work() {
+bool thread_pool::any_work() {
   {
     std::lock_guard lock(shared_mutex_);
     if (!shared_.empty() || !posted_.empty()) return true;
@@ -200,7 +200,7 @@ bool worker_pool::any_work() {
   return false;
 }
 
-void worker_pool::work(std::size_t index) {
+void thread_pool::work(std::size_t index) {
   worker& self = *workers_[index];
   current_pool = this;
   current_worker = &self;
@@ -241,9 +241,9 @@ void worker_pool::work(std::size_t index) {
   current_worker = nullptr;
 }
 
-bool worker_pool::on_this_thread() const noexcept { return current_pool == this; }
+bool thread_pool::on_this_thread() const noexcept { return current_pool == this; }
 
-void worker_pool::join() {
+void thread_pool::join() {
   if (joined_) return;
   joined_ = true;
   {

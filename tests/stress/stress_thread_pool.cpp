@@ -1,6 +1,6 @@
 // The runtime's own thread pool: everything posted or scheduled runs exactly once, join runs
 // what is queued, it is a usable Asio executor, and long tasks use every worker.
-#include <datamesh/runtime/detail/worker_pool.hpp>
+#include <datamesh/runtime/detail/thread_pool.hpp>
 
 #include <boost/asio/post.hpp>
 #include <doctest/doctest.h>
@@ -9,7 +9,7 @@
 #include <chrono>
 #include <thread>
 
-using datamesh::detail::worker_pool;
+using datamesh::detail::thread_pool;
 
 namespace {
 
@@ -26,10 +26,10 @@ bool eventually(F done, std::chrono::seconds limit = std::chrono::seconds(20)) {
 
 }  // namespace
 
-TEST_CASE("worker pool: every posted function runs exactly once, from outside and inside") {
+TEST_CASE("thread pool: every posted function runs exactly once, from outside and inside") {
   std::atomic<int> ran{0};
   {
-    worker_pool pool(2);
+    thread_pool pool(2);
     for (int i = 0; i < 1000; ++i) {
       pool.post([&pool, &ran] {
         ran.fetch_add(1);
@@ -42,28 +42,28 @@ TEST_CASE("worker pool: every posted function runs exactly once, from outside an
   CHECK(ran.load() == 2000);
 }
 
-TEST_CASE("worker pool: join runs what is already queued before the workers stop") {
+TEST_CASE("thread pool: join runs what is already queued before the workers stop") {
   std::atomic<int> ran{0};
-  worker_pool pool(1);
+  thread_pool pool(1);
   for (int i = 0; i < 100; ++i) pool.post([&ran] { ran.fetch_add(1); });
   pool.join();
   CHECK(ran.load() == 100);
   pool.join();  // idempotent
 }
 
-TEST_CASE("worker pool: it is an Asio executor") {
+TEST_CASE("thread pool: it is an Asio executor") {
   std::atomic<bool> ran{false};
-  worker_pool pool(1);
+  thread_pool pool(1);
   boost::asio::post(pool.get_executor(), [&ran] { ran.store(true); });
   CHECK(eventually([&] { return ran.load(); }));
   pool.join();
 }
 
-TEST_CASE("worker pool: two long tasks run at the same time on two workers") {
+TEST_CASE("thread pool: two long tasks run at the same time on two workers") {
   // Each task waits for the other to start: only concurrent workers can finish both.
   std::atomic<int> started{0};
   std::atomic<int> finished{0};
-  worker_pool pool(2);
+  thread_pool pool(2);
   for (int i = 0; i < 2; ++i) {
     pool.post([&] {
       started.fetch_add(1);
@@ -74,10 +74,10 @@ TEST_CASE("worker pool: two long tasks run at the same time on two workers") {
   pool.join();
 }
 
-TEST_CASE("worker pool: post_local runs every task exactly once, from a worker or from outside") {
+TEST_CASE("thread pool: post_local runs every task exactly once, from a worker or from outside") {
   std::atomic<int> ran{0};
   {
-    worker_pool pool(2);
+    thread_pool pool(2);
     for (int i = 0; i < 1000; ++i) {
       pool.post_local([&pool, &ran] {  // from outside: a plain post
         ran.fetch_add(1);
@@ -90,11 +90,11 @@ TEST_CASE("worker pool: post_local runs every task exactly once, from a worker o
   CHECK(ran.load() == 2000);
 }
 
-TEST_CASE("worker pool: a task queued locally by a busy worker is taken by an idle one") {
+TEST_CASE("thread pool: a task queued locally by a busy worker is taken by an idle one") {
   // The poster waits for its own local task: only another worker stealing it can run it.
   std::atomic<bool> local_ran{false};
   std::atomic<bool> poster_saw_it{false};
-  worker_pool pool(2);
+  thread_pool pool(2);
   pool.post([&] {
     pool.post_local([&] { local_ran.store(true); });
     poster_saw_it.store(eventually([&] { return local_ran.load(); }));
@@ -103,9 +103,9 @@ TEST_CASE("worker pool: a task queued locally by a busy worker is taken by an id
   pool.join();
 }
 
-TEST_CASE("worker pool: join runs tasks still queued locally") {
+TEST_CASE("thread pool: join runs tasks still queued locally") {
   std::atomic<int> ran{0};
-  worker_pool pool(1);
+  thread_pool pool(1);
   pool.post([&] {
     for (int i = 0; i < 100; ++i) pool.post_local([&ran] { ran.fetch_add(1); });
   });
@@ -113,14 +113,14 @@ TEST_CASE("worker pool: join runs tasks still queued locally") {
   CHECK(ran.load() == 100);
 }
 
-TEST_CASE("worker pool: work from outside runs while busy workers' own queues never empty") {
+TEST_CASE("thread pool: work from outside runs while busy workers' own queues never empty") {
   // Found by stress/stress_shutdown.cpp: a supervisor's start_child from the test's thread
   // waited forever behind pipelines that kept every worker's local queue full.
   std::atomic<bool> stop{false};
   std::atomic<bool> outside_ran{false};
-  worker_pool pool(1);
+  thread_pool pool(1);
   struct chain {
-    worker_pool* pool;
+    thread_pool* pool;
     std::atomic<bool>* stop;
     void operator()() const {
       if (!stop->load()) pool->post_local(chain{*this});  // always one more queued
