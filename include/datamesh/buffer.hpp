@@ -7,6 +7,7 @@
 #pragma once
 
 #include <datamesh/detail/assert.hpp>
+#include <datamesh/dispatch/detail/info_marks.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -76,7 +77,7 @@ class buffer {
   /// untouched, when no event is buffered (it should then be delivered at once, rule 59).
   bool store_info(Info& info) {
     if (events_.empty()) return false;
-    infos_.emplace_back(head_ + events_.size(), std::move(info));
+    infos_.add(head_ + events_.size(), std::move(info));
     return true;
   }
 
@@ -93,11 +94,7 @@ class buffer {
   /// `take_count_or_until_permanent`): appends them to `out`, then the infos reached to
   /// `reached`. Returns how many events were taken.
   std::size_t take(std::size_t n, std::vector<T>& out, std::vector<Info>& reached) {
-    std::size_t k = n < events_.size() ? n : events_.size();
-    if (!infos_.empty()) {
-      const std::size_t before_info = static_cast<std::size_t>(infos_.front().first - head_);
-      if (before_info < k) k = before_info;
-    }
+    const std::size_t k = infos_.limit(head_, n < events_.size() ? n : events_.size());
     out.insert(out.end(), std::make_move_iterator(events_.begin()),
                std::make_move_iterator(events_.begin() + static_cast<std::ptrdiff_t>(k)));
     events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(k));
@@ -120,10 +117,7 @@ class buffer {
   }
 
   void release_reached(std::vector<Info>& out) {
-    while (!infos_.empty() && infos_.front().first <= head_) {
-      out.push_back(std::move(infos_.front().second));
-      infos_.pop_front();
-    }
+    infos_.pass(head_, [&out](Info&& i) { out.push_back(std::move(i)); });
   }
 
   std::size_t capacity_;
@@ -131,8 +125,8 @@ class buffer {
   std::deque<T> events_;
   // Sequence number of events_.front(): events ever taken or dropped.
   std::uint64_t head_ = 0;
-  // Each info with the sequence number of the first event buffered after it.
-  std::deque<std::pair<std::uint64_t, Info>> infos_;
+  // Each info at the sequence number of the first event buffered after it.
+  detail::info_marks<Info> infos_;
 };
 
 }  // namespace datamesh

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <datamesh/dispatch/broadcast.hpp>
+#include <datamesh/dispatch/detail/info_marks.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 
@@ -242,16 +243,13 @@ class mesh_dispatcher {
       deliver(std::any(std::forward<Info>(msg)));
       return;
     }
-    infos_.emplace_back(popped_ + held_.size(), std::any(std::forward<Info>(msg)));
+    infos_.add(popped_ + held_.size(), std::any(std::forward<Info>(msg)));
   }
 
   template <class Reask, class Deliver, class Serve>
   void drain(Reask&&, Deliver&& deliver, Serve&& serve) {
     if (owed_ > 0) serve(std::exchange(owed_, 0));
-    while (!infos_.empty() && infos_.front().first <= popped_) {
-      deliver(std::move(infos_.front().second));
-      infos_.pop_front();
-    }
+    infos_.pass(popped_, deliver);
   }
 
   /// Handles a `link_withdrawn` note: the place of that link is released (see the file
@@ -503,9 +501,9 @@ class mesh_dispatcher {
   std::size_t owed_ = 0;        // demand to pass upstream after a dispatch, handed over by `drain`
   std::size_t taken_back_ = 0;  // demand withdrawn, handed over by `take_back`
   std::uint64_t dropped_ = 0;
-  std::deque<held_event> held_;  // from the first event a target without demand holds back
-  std::uint64_t popped_ = 0;     // events that ever left held_: info positions are absolute
-  std::deque<std::pair<std::uint64_t, std::any>> infos_;  // (position, info), in order
+  std::deque<held_event> held_;         // from the first event a target without demand holds back
+  std::uint64_t popped_ = 0;            // events that ever left held_: info positions are absolute
+  detail::info_marks<std::any> infos_;  // infos behind the held events
 };
 
 static_assert(dispatcher_for<mesh_dispatcher<int>, int>);

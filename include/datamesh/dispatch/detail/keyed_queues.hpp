@@ -5,6 +5,7 @@
 #pragma once
 
 #include <datamesh/buffer.hpp>
+#include <datamesh/dispatch/detail/info_marks.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/subscription_id.hpp>
 
@@ -180,7 +181,7 @@ class keyed_queues {
     const std::uint64_t id = next_info_++;
     for (auto& s : slots_) {
       if (s.queue.empty()) continue;
-      s.marks.emplace_back(s.popped + s.queue.size(), id);
+      s.marks.add(s.popped + s.queue.size(), id);
       ++behind;
     }
     if (behind == 0) {
@@ -213,13 +214,13 @@ class keyed_queues {
 
  private:
   struct slot {
-    std::string name;          // for logs
-    subscription_id id = 0;    // 0: no subscriber
-    std::size_t demand = 0;    // unfilled demand; 0 while the queue is not empty
-    std::deque<Event> queue;   // routed beyond demand, oldest first
-    std::uint64_t popped = 0;  // events that ever left the queue: positions are absolute
-    std::deque<std::pair<std::uint64_t, std::uint64_t>> marks;  // (position, info id), ordered
-    std::vector<Event> scratch;  // routed to this slot by the current dispatch
+    std::string name;                 // for logs
+    subscription_id id = 0;           // 0: no subscriber
+    std::size_t demand = 0;           // unfilled demand; 0 while the queue is not empty
+    std::deque<Event> queue;          // routed beyond demand, oldest first
+    std::uint64_t popped = 0;         // events that ever left the queue: positions are absolute
+    info_marks<std::uint64_t> marks;  // the ids of the infos waiting behind this queue
+    std::vector<Event> scratch;       // routed to this slot by the current dispatch
   };
   struct waiting_info {
     std::any msg;
@@ -231,7 +232,7 @@ class keyed_queues {
   std::size_t send_from_queue(slot& s, std::size_t n, Send& send) {
     while (n > 0 && !s.queue.empty()) {
       std::size_t take = std::min(n, s.queue.size());
-      if (!s.marks.empty()) take = std::min<std::size_t>(take, s.marks.front().first - s.popped);
+      take = s.marks.limit(s.popped, take);
       if (take > 0) {
         std::vector<Event> batch(std::make_move_iterator(s.queue.begin()),
                                  std::make_move_iterator(s.queue.begin() + take));
@@ -248,14 +249,13 @@ class keyed_queues {
 
   // Every mark the queue has reached is passed: an info waits for nothing queued before it.
   void pass_marks(slot& s) {
-    while (!s.marks.empty() && s.marks.front().first <= s.popped) {
-      auto it = infos_.find(s.marks.front().second);
-      s.marks.pop_front();
+    s.marks.pass(s.popped, [this](std::uint64_t id) {
+      auto it = infos_.find(id);
       if (it != infos_.end() && --it->second.behind == 0) {
         ready_.push_back(std::move(it->second.msg));
         infos_.erase(it);
       }
-    }
+    });
   }
 
   // Sends what slot `i`'s demand covers and queues the rest, within the limit.
