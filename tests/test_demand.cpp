@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <limits>
 #include <vector>
 
 namespace {
@@ -64,6 +65,17 @@ conversation converse(std::size_t max, std::size_t min, std::size_t messages) {
 }
 
 }  // namespace
+
+TEST_CASE("add_demand adds demands and saturates at SIZE_MAX instead of wrapping") {
+  constexpr std::size_t top = std::numeric_limits<std::size_t>::max();
+  static_assert(datamesh::add_demand(2, 3) == 5);
+  CHECK(datamesh::add_demand(0, 0) == 0);
+  CHECK(datamesh::add_demand(top - 5, 5) == top);
+  CHECK(datamesh::add_demand(3, top - 2) == top);
+  CHECK(datamesh::add_demand(top, 1) == top);
+  CHECK(datamesh::add_demand(std::size_t{1} << 63, std::size_t{1} << 63) == top);
+  CHECK(datamesh::add_demand(std::size_t{1} << 62, std::size_t{1} << 62) == std::size_t{1} << 63);
+}
 
 TEST_CASE("rule 36: an automatic subscription first asks for max_demand") {
   struct row {

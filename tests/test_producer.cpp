@@ -484,6 +484,57 @@ TEST_CASE("F1: ask with a huge n on a manual subscription keeps the producer run
 
 namespace {
 
+/// Emits only the events `send` gives it (a std::vector<int>), on the dispatcher `D`.
+template <class D>
+struct given_on {
+  using dispatcher_type = D;
+  journal* j;
+  void handle_demand(std::size_t n, context<int>&) { j->demands.push_back(n); }
+  void handle_info(std::any& msg, context<int>& ctx) {
+    if (auto* v = std::any_cast<std::vector<int>>(&msg)) ctx.push_range(*v);
+  }
+};
+
+/// Asks 3 and then `huge` on a manual subscription to a `given_on<D>` that has sent nothing
+/// yet, then gives it 50 events: returns what the consumer received.
+template <class D>
+std::vector<int> after_huge_asks(std::size_t huge, stage_options popts = {},
+                                 subscribe_options sopts = {}) {
+  journal pj, cj;
+  fixture f;
+  auto p = f.rt.start<given_on<D>>(std::move(popts), &pj);
+  auto c = f.rt.start<sink>(&cj, demand_mode::manual);
+  sopts.max_demand = 10;
+  auto sub = subscribe(c, p, std::move(sopts));
+  f.run();
+  ask(sub, 3);
+  ask(sub, huge);
+  f.run();
+  send(p, std::any(iota(50)));
+  f.run();
+  CHECK(p.alive());
+  return cj.flat();
+}
+
+}  // namespace
+
+TEST_CASE("F1: huge asks add up to no bound, never to a sum that wrapped around") {
+  // 3 + (SIZE_MAX - 2) is past SIZE_MAX: the sum saturates, so the subscription may take all 50.
+  // It used to wrap to 0 (demand, partition) or, on the broadcast dispatcher, to a negative
+  // demand that held everything back.
+  for (const std::size_t huge : {std::numeric_limits<std::size_t>::max() - 2,
+                                 std::numeric_limits<std::size_t>::max(), std::size_t{1} << 63}) {
+    CAPTURE(huge);
+    CHECK(after_huge_asks<demand_dispatcher<int>>(huge) == iota(50));
+    CHECK(after_huge_asks<broadcast_dispatcher<int>>(huge) == iota(50));
+    CHECK(after_huge_asks<partition_dispatcher<int>>(
+              huge, {.dispatcher_options = partition_options<int>{.partitions = 1}},
+              {.dispatch = std::size_t{0}}) == iota(50));
+  }
+}
+
+namespace {
+
 /// Emits only what it is given (through handle_info), and notes each string info it reaches
 /// with how many events its consumer had received by then (one journal for both stages).
 struct fifo_source {

@@ -1,5 +1,6 @@
 /// @file
-/// Demand accounting on the consumer side of one subscription (SPEC section C).
+/// Demand accounting: how demands add up, and the consumer side of one subscription (SPEC
+/// section C).
 ///
 /// A consumer asks `max_demand` when it subscribes (rule 36), cuts every incoming events message
 /// into batches of at most `max_demand - min_demand` (rule 37), and after each batch, once what it
@@ -8,8 +9,16 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 
 namespace datamesh {
+
+/// `a + b`, saturating at SIZE_MAX: a consumer may ask any n (rule 41), so asks that add up past
+/// SIZE_MAX mean "no bound", never a small demand that wrapped around.
+constexpr std::size_t add_demand(std::size_t a, std::size_t b) noexcept {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
 
 /// Who sends demand on a subscription: the library (`automatic`, the default) or the consumer's
 /// own code through `ask` (`manual`, SPEC rule 41).

@@ -70,8 +70,13 @@ struct ledger {
   std::vector<int> terminates;  // per stage constructed, in order
   std::vector<bool> started;    // whose start returned
   struct manual_sub {
-    std::size_t asked = 0;
+    std::size_t asked = 0;  // saturates: huge asks add up to "no bound", never wrap to a small one
     std::size_t received = 0;
+    void ask(std::size_t n) {
+      asked = n > std::numeric_limits<std::size_t>::max() - asked
+                  ? std::numeric_limits<std::size_t>::max()
+                  : asked + n;
+    }
   };
   std::unordered_map<subscription_id, manual_sub> manual;
 
@@ -333,8 +338,7 @@ class session {
     if (in_.below(2) == 0) {
       subscription s = pick_sub();
       if (!s) return;
-      // Not counted in the ledger's asks: the check there bounds events by what was asked.
-      if (auto it = ledger_.manual.find(s.id()); it != ledger_.manual.end()) it->second.asked += n;
+      if (auto it = ledger_.manual.find(s.id()); it != ledger_.manual.end()) it->second.ask(n);
       datamesh::ask(s, n);
       return;
     }
@@ -416,7 +420,7 @@ class session {
     const std::size_t n = in_.below(12);
     // Counted before it is sent: an ask to a subscription that is not manual is logged and
     // ignored, and the stage's own asks are not counted (only manual ones are checked).
-    if (auto it = ledger_.manual.find(s.id()); it != ledger_.manual.end()) it->second.asked += n;
+    if (auto it = ledger_.manual.find(s.id()); it != ledger_.manual.end()) it->second.ask(n);
     datamesh::ask(s, n);
   }
 

@@ -18,6 +18,7 @@
 
 #include <datamesh/buffer.hpp>
 #include <datamesh/context.hpp>
+#include <datamesh/demand.hpp>
 #include <datamesh/detail/assert.hpp>
 #include <datamesh/detail/stage_base.hpp>
 #include <datamesh/detail/subscribe_reply.hpp>
@@ -187,7 +188,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     if constexpr (is_producer_consumer && requires { dispatcher_.initial_demand(); }) {
       // A dispatcher that lets its producer_consumer run before any consumer subscribes (a mesh
       // node without links still processes what it receives).
-      downstream_demand_ += dispatcher_.initial_demand();
+      downstream_demand_ = add_demand(downstream_demand_, dispatcher_.initial_demand());
     }
     for (const auto& [producer, sub_opts] : opts.subscribe_to) {
       subscription_id id = rt_->next_subscription.fetch_add(1, std::memory_order_relaxed);
@@ -901,7 +902,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   /// producer_consumer adds it to its downstream counter (rule 44).
   void dispatcher_result(std::size_t counter) {
     if constexpr (is_producer_consumer) {
-      downstream_demand_ += counter;
+      downstream_demand_ = add_demand(downstream_demand_, counter);
       take_from_buffer(downstream_demand_);
       take_upstream();
       if (callbacks_.handle_spare_demand && counter > 0 && !exiting_ && !draining_) {

@@ -10,6 +10,7 @@
 ///                                     [](const int& x) { return x % 2 == 0; })});
 #pragma once
 
+#include <datamesh/demand.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 #include <datamesh/error.hpp>
 
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -94,7 +96,15 @@ class broadcast_dispatcher {
   std::size_t ask(subscription_id id, std::size_t n) {
     auto it = find(id);
     if (it == entries_.end()) return 0;
-    it->counter += static_cast<std::int64_t>(n);
+    // Saturates so that counter + waiting_ never passes INT64_MAX: a huge ask means "no bound",
+    // never a negative counter (and dispatch reads waiting_ as an int64).
+    const std::int64_t top =
+        std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(waiting_);
+    if (it->counter < top) {
+      const std::uint64_t room =
+          static_cast<std::uint64_t>(top) - static_cast<std::uint64_t>(it->counter);
+      it->counter = n >= room ? top : it->counter + static_cast<std::int64_t>(n);
+    }
     return rebase();
   }
 

@@ -4,6 +4,7 @@
 /// consumers by how much each asked for.
 #pragma once
 
+#include <datamesh/demand.hpp>
 #include <datamesh/dispatch/detail/splitmix64.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
 
@@ -56,7 +57,7 @@ class demand_dispatcher {
   std::size_t cancel(subscription_id id) {
     auto it = find(id);
     if (it == demands_.end()) return 0;
-    pending_ += it->demand;
+    pending_ = add_demand(pending_, it->demand);
     demands_.erase(it);
     return 0;
   }
@@ -75,7 +76,7 @@ class demand_dispatcher {
     if (it == demands_.end()) return 0;
     const std::size_t current = it->demand;
     demands_.erase(it);
-    insert(id, current + n);
+    insert(id, add_demand(current, n));
     const std::size_t already_sent = std::min(pending_, n);
     pending_ -= already_sent;
     return n - already_sent;

@@ -33,6 +33,7 @@
 /// Thread safety: not thread-safe; owned by one node's stage, except `check_subscribe`.
 #pragma once
 
+#include <datamesh/demand.hpp>
 #include <datamesh/dispatch/broadcast.hpp>
 #include <datamesh/dispatch/detail/info_marks.hpp>
 #include <datamesh/dispatch/dispatcher.hpp>
@@ -362,7 +363,7 @@ class mesh_dispatcher {
   std::size_t ask_impl(subscription_id id, std::size_t n, Send& send, bool can_send) {
     for (auto& s : slots_) {
       if (s.id == id) {
-        s.demand += n;
+        s.demand = add_demand(s.demand, n);
         if (can_send) flush(send);
         publish(s);
         return top_up();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <datamesh/buffer.hpp>
+#include <datamesh/demand.hpp>
 #include <datamesh/dispatch/detail/info_marks.hpp>
 #include <datamesh/log.hpp>
 #include <datamesh/subscription_id.hpp>
@@ -116,10 +117,10 @@ class keyed_queues {
   template <class Send>
   std::size_t ask(std::size_t i, std::size_t n, Send& send) {
     slot& s = slots_[i];
-    s.demand += send_from_queue(s, n, send);
+    s.demand = add_demand(s.demand, send_from_queue(s, n, send));
     const std::size_t already_sent = std::min(pending_, n);
     pending_ -= already_sent;
-    waiting_ += n - already_sent;
+    waiting_ = add_demand(waiting_, n - already_sent);
     return n - already_sent;
   }
 
@@ -141,7 +142,7 @@ class keyed_queues {
       waiting_ += dropped;
       return dropped;
     }
-    pending_ += demand;
+    pending_ = add_demand(pending_, demand);
     return 0;
   }
 
