@@ -1,4 +1,4 @@
-// mesh::settle: waiting until what was triggered has been processed everywhere it went.
+// The mesh's calls that need no node type: wiring, stopping, the registry's views, and settle.
 #include <datamesh/mesh/mesh.hpp>
 
 #include <algorithm>
@@ -18,6 +18,189 @@ struct settle_probe {};
 constexpr auto relaxed = std::memory_order_relaxed;
 
 }  // namespace
+
+mesh::~mesh() {
+  for (const auto& id : nodes()) {
+    try {
+      stop_node(id, exit_reason::shutdown());
+    } catch (const error&) {  // stopped meanwhile
+    }
+  }
+}
+
+void mesh::connect(const node_id& from, const node_id& to, link_options opts) {
+  refuse_on_runtime_thread("connect");
+  std::unique_lock lock(reg_->mutex);
+  auto f = find(from);
+  auto t = find(to);
+  if (from == to) {
+    throw error(errc::self_connection, "node " + from.str() + " cannot be connected to itself");
+  }
+  if (reg_->links.contains({from, to})) {
+    throw error(errc::already_connected,
+                "node " + from.str() + " is already connected to node " + to.str());
+  }
+  if (f->output != t->input) {
+    throw error(errc::type_mismatch, "node " + from.str() + " emits " +
+                                         detail::type_name(f->output) + " but node " + to.str() +
+                                         " takes " + detail::type_name(t->input));
+  }
+  auto linked = std::make_shared<std::promise<void>>();
+  std::future<void> done = linked->get_future();
+  detail::mesh_link_entry le{{}, std::move(opts), std::make_shared<link_gauge>()};
+  le.sub = detail::mesh_registry::link(*f, *t, le, std::move(linked));
+  const subscription sub = le.sub;
+  const stage_ref sender = f->stage;
+  reg_->links.emplace(std::pair{from, to}, std::move(le));
+  lock.unlock();
+  try {
+    await(done, "connect");
+  } catch (const std::future_error&) {  // an end stopped before the link was made
+    std::lock_guard relock(reg_->mutex);
+    auto it = reg_->links.find({from, to});
+    if (it != reg_->links.end() && !(it->second.sub == sub)) return;  // a restart relinked it
+    if (it != reg_->links.end()) reg_->links.erase(it);
+    throw error(errc::no_stage, "node " + from.str() + " or node " + to.str() +
+                                    " stopped before the link was made");
+  }
+}
+
+void mesh::disconnect(const node_id& from, const node_id& to) {
+  refuse_on_runtime_thread("disconnect");
+  std::unique_lock lock(reg_->mutex);
+  auto it = reg_->links.find({from, to});
+  if (it == reg_->links.end()) {
+    throw error(errc::not_connected,
+                "node " + from.str() + " is not connected to node " + to.str());
+  }
+  const subscription sub = it->second.sub;
+  reg_->withdraw(it->first, it->second);  // a place its sender keeps goes too
+  reg_->links.erase(it);
+  lock.unlock();
+  // Ready at once when the receiver has stopped: its links went with it.
+  std::future<void> done = sync_cancel(sub, exit_reason::normal());
+  await(done, "disconnect");
+}
+
+void mesh::stop_node(const node_id& id, exit_reason reason) {
+  std::shared_ptr<detail::mesh_node> n;
+  stage_ref s;
+  {
+    std::lock_guard lock(reg_->mutex);
+    n = find(id);
+    s = n->stage;
+    reg_->forget(id);
+  }
+  if (n->supervisor) {
+    n->finish();  // before the supervisor's shutdown, which a restart must not outrun
+    detail::stop_if_running(*n->supervisor, exit_reason::shutdown());
+  } else {
+    detail::stop_if_running(s, std::move(reason));
+  }
+}
+
+bool mesh::contains(const node_id& id) const {
+  std::lock_guard lock(reg_->mutex);
+  auto it = reg_->nodes.find(id);
+  return it != reg_->nodes.end() && it->second->live();
+}
+
+std::vector<node_id> mesh::nodes() const {
+  std::lock_guard lock(reg_->mutex);
+  std::vector<node_id> ids;
+  for (const auto& [id, n] : reg_->nodes) {
+    if (n->live()) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::vector<std::pair<node_id, node_id>> mesh::links() const {
+  std::lock_guard lock(reg_->mutex);
+  std::vector<std::pair<node_id, node_id>> out;
+  for (const auto& [k, le] : reg_->links) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+stage_ref mesh::stage_of(const node_id& id) const {
+  std::lock_guard lock(reg_->mutex);
+  return find(id)->stage;
+}
+
+mesh::node_figures mesh::figures(const node_id& id) const {
+  std::lock_guard lock(reg_->mutex);
+  return figures_of(*find(id));
+}
+
+mesh_snapshot mesh::snapshot() const {
+  mesh_snapshot snap;
+  snap.discarded = reg_->discarded.load(std::memory_order_relaxed);
+  std::vector<std::shared_ptr<detail::mesh_node>> live;
+  {
+    std::lock_guard lock(reg_->mutex);
+    for (const auto& [id, n] : reg_->nodes) {
+      if (n->live()) live.push_back(n);
+    }
+    for (const auto& [k, le] : reg_->links) {
+      snap.links.push_back({k.first, k.second, le.gauge->events.load(std::memory_order_relaxed),
+                            le.gauge->demand.load(std::memory_order_relaxed),
+                            le.gauge->held.load(std::memory_order_relaxed)});
+    }
+    for (const auto& n : live) {
+      const node_figures f = figures_of(*n);
+      node_snapshot row{n->id,      n->stage.alive(), n->supervisor.has_value(), f.in, f.out,
+                        f.unlinked, f.restarts};
+      row.buffered = n->stage.alive() ? n->stage.core_ptr()->buffered_estimate() : 0;
+      row.dropped = f.dropped;
+      snap.nodes.push_back(std::move(row));
+    }
+  }
+  // The inlets' own locks are taken outside the registry's.
+  for (std::size_t i = 0; i < live.size(); ++i) snap.nodes[i].inlet_depth = live[i]->inlet->depth();
+  std::sort(snap.nodes.begin(), snap.nodes.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::sort(snap.links.begin(), snap.links.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.from, a.to) < std::tie(b.from, b.to);
+  });
+  for (const auto& l : snap.links) {
+    for (auto& n : snap.nodes) {
+      if (n.id == l.from) n.pending_demand += l.pending_demand;
+    }
+  }
+  return snap;
+}
+
+mesh::node_figures mesh::figures_of(const detail::mesh_node& n) {
+  const detail::node_counters& c = *n.counters;
+  node_figures f{c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
+                 c.unlinked.load(std::memory_order_relaxed),
+                 c.restarts.load(std::memory_order_relaxed),
+                 c.dropped_before.load(std::memory_order_relaxed)};
+  // The running stage's own count; an exited one's is in dropped_before once its exit
+  // callback ran.
+  if (n.stage.alive()) f.dropped += n.stage.core_ptr()->dropped_estimate();
+  return f;
+}
+
+void mesh::refuse_on_runtime_thread(const char* what) const {
+  if (detail::on_runtime_thread(state_.get())) {
+    throw error(errc::would_deadlock,
+                std::string(what) +
+                    ": called from a stage of the mesh's runtime (a node's process?), where it "
+                    "would wait for itself; use try_trigger_data, or call it from outside");
+  }
+}
+
+mesh::node_ptr mesh::find(const node_id& id) const {
+  auto it = reg_->nodes.find(id);
+  if (it == reg_->nodes.end() || !it->second->live()) {
+    throw error(errc::unknown_node, "there is no running node " + id.str());
+  }
+  return it->second;
+}
+
+// -- settle ---
 
 mesh::settle_view mesh::look() const {
   settle_view v;

@@ -26,9 +26,11 @@
 #include <datamesh/detail/type_name.hpp>
 #include <datamesh/error.hpp>
 #include <datamesh/mesh/detail/inlet.hpp>
+#include <datamesh/mesh/detail/registry.hpp>
 #include <datamesh/mesh/mesh_dispatcher.hpp>
 #include <datamesh/mesh/node.hpp>
 #include <datamesh/mesh/node_id.hpp>
+#include <datamesh/mesh/options.hpp>
 #include <datamesh/mesh/snapshot.hpp>
 #include <datamesh/runtime/detail/runtime_state.hpp>
 #include <datamesh/runtime/runtime.hpp>
@@ -60,197 +62,6 @@
 
 namespace datamesh {
 
-// The pragmas keep the deprecated member's warning to the code that names it: without them
-// every implicit copy of node_options would warn.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-/// Options of one node.
-struct node_options {
-  /// Data from `trigger_data` accepted and not yet taken by the node; at least 1.
-  std::size_t inlet_capacity = 1000;
-  /// The most data the node takes from its inlet at once (its downstream demand permitting);
-  /// at least 1.
-  std::size_t inlet_batch = 1000;
-  /// The old name of `inlet_batch`, which it overrides when set; kept for one release.
-  [[deprecated("use inlet_batch (max_demand names a link's demand)")]] std::optional<std::size_t>
-      max_demand{};
-  /// `permanent` or `transient`: the node runs under a supervisor of its own, which restarts
-  /// it by this policy. A restart makes a new state with `init(args)` and keeps the id, the
-  /// inlet (and what waits in it) and the links; what the node had received and not processed
-  /// is lost. `temporary` (the default): never restarted, so no supervisor; a node that stops
-  /// stays stopped.
-  restart_type restart = restart_type::temporary;
-  /// More restarts than this within its window and the node is given up (OTP's intensity).
-  restart_intensity_options intensity{};
-  /// How the supervisor stops a supervised node.
-  shutdown_policy shutdown = shutdown_policy::after(std::chrono::seconds(5));
-
-  /// `inlet_batch`, or the deprecated `max_demand` when it is set.
-  std::size_t batch() const noexcept { return max_demand ? *max_demand : inlet_batch; }
-};
-#pragma GCC diagnostic pop
-
-/// Options of one link.
-struct link_options {
-  std::size_t max_demand = 1000;
-  /// Default: `max_demand / 2`.
-  std::optional<std::size_t> min_demand{};
-  /// A `selector<Out>` of the sending node's output type: the broadcasts this link receives.
-  std::any select{};
-};
-
-/// The answer of `try_trigger_data`.
-enum class trigger_status {
-  accepted,  ///< the node's inlet took the datum
-  full,      ///< the inlet has no room now; offer it again later
-  closed,    ///< the node has stopped (or is stopping): it takes nothing more
-};
-
-namespace detail {
-
-/// Stops `s` unless it has already gone. These callers (exit callbacks, teardown) may race the
-/// stage's own exit, so they post the stop as the runtime and supervisors do, where a stage
-/// that has gone simply refuses it, rather than through `datamesh::stop`, which throws then.
-inline void stop_if_running(const stage_ref& s, exit_reason reason) {
-  if (const auto& core = s.core_ptr()) core->post_stop(std::move(reason));
-}
-
-/// One node as the mesh's registry keeps it.
-struct mesh_node {
-  node_id id;
-  std::uint32_t key = 0;  // its link key in its senders' dispatchers
-  restart_type restart = restart_type::temporary;
-  std::type_index input = typeid(void);
-  std::type_index output = typeid(void);
-  std::shared_ptr<inlet_base> inlet;  // a detail::inlet_queue<In>
-  std::function<std::any(std::uint32_t, const std::any&, const node_id&,
-                         std::shared_ptr<link_gauge>)>
-      make_link;
-  std::shared_ptr<node_counters> counters;
-  std::optional<dynamic_supervisor> supervisor;  // supervised nodes only
-  /// Stopped for good (a supervised node between restarts is not).
-  std::atomic<bool> gone{false};
-  /// The stage running it now; empty while it starts. Guarded by the registry's mutex.
-  stage_ref stage;
-  /// Told how many data its inlet held, never taken, when it closed for good.
-  std::function<void(const mesh_node&, std::size_t)> discarded;
-
-  /// Whether it runs, or a supervisor will restart it. Call with the registry's mutex held.
-  bool live() const {
-    return !gone.load(std::memory_order_acquire) && stage && (supervisor || stage.alive());
-  }
-  /// Marks it stopped for good; its inlet closes with it. Thread-safe, idempotent.
-  void finish() {
-    if (gone.exchange(true)) return;
-    const std::size_t n = inlet->close();
-    if (n > 0 && discarded) discarded(*this, n);
-  }
-};
-
-/// One link as the registry keeps it: enough to make it again when either end restarts.
-struct mesh_link_entry {
-  subscription sub;
-  link_options opts;
-  std::shared_ptr<link_gauge> gauge;
-};
-
-struct node_pair_hash {
-  std::size_t operator()(const std::pair<node_id, node_id>& p) const noexcept {
-    return p.first.hash() * 31 + p.second.hash();
-  }
-};
-
-/// What the mesh and its supervisors' restart functions share, so a restart that races the
-/// mesh's destruction finds it gone rather than dangling.
-///
-/// Thread safety: `mutex` guards `nodes`, `links`, `next_key` and each node's `stage`.
-struct mesh_registry {
-  std::mutex mutex;
-  std::unordered_map<node_id, std::shared_ptr<mesh_node>> nodes;
-  std::unordered_map<std::pair<node_id, node_id>, mesh_link_entry, node_pair_hash> links;
-  std::uint32_t next_key = 1;
-  /// Data discarded in the inlets of nodes stopped for good (mesh_snapshot::discarded).
-  std::atomic<std::uint64_t> discarded{0};
-
-  /// Subscribes `to` to `from` for link `le`; the new subscription. Call with `mutex` held.
-  static subscription link(const mesh_node& from, const mesh_node& to, const mesh_link_entry& le,
-                           std::shared_ptr<std::promise<void>> linked,
-                           std::shared_ptr<link_gate> gate = nullptr) {
-    subscribe_options so{.max_demand = le.opts.max_demand,
-                         .min_demand = le.opts.min_demand,
-                         .cancel = cancel_mode::temporary,
-                         .dispatch = from.make_link(to.key, le.opts.select, from.id, le.gauge),
-                         .extra = link_note{to.id, std::move(linked), std::move(gate), to.restart}};
-    return detail::subscribe(to.stage, from.stage, std::move(so));
-  }
-
-  /// The link `k` will not be made again: its sender keeps no place for it from now on, and
-  /// releases one it kept (its receiver was away). Call with `mutex` held.
-  void withdraw(const std::pair<node_id, node_id>& k, const mesh_link_entry& le) {
-    le.gauge->withdrawn.store(true, std::memory_order_seq_cst);
-    auto f = nodes.find(k.first);
-    auto t = nodes.find(k.second);
-    if (f == nodes.end() || t == nodes.end() || !f->second->stage) return;
-    f->second->stage.core_ptr()->post_dispatcher_note(std::any(link_withdrawn{t->second->key}));
-  }
-
-  /// Withdraws every link to `to`, which will not come back. Call with `mutex` held.
-  void withdraw_links_to(const node_id& to) {
-    for (const auto& [k, le] : links) {
-      if (k.second == to) withdraw(k, le);
-    }
-  }
-
-  /// The keys of the links from `n`: their places are kept in a restarted sender until its
-  /// receivers subscribe again. Call with `mutex` held.
-  std::vector<std::uint32_t> link_keys_from(const mesh_node& n) const {
-    std::vector<std::uint32_t> keys;
-    for (const auto& [k, le] : links) {
-      if (k.first != n.id) continue;
-      if (auto t = nodes.find(k.second); t != nodes.end()) keys.push_back(t->second->key);
-    }
-    return keys;
-  }
-
-  /// Makes again every link of `n`, which has just restarted, whose other end runs (one that
-  /// is restarting too relinks when it is back); runs `linked` once `n` has its outgoing links
-  /// back, or they cannot come. `kept`: the links whose places `n`'s new stage started with;
-  /// those that will not be made again are withdrawn. Call with `mutex` held.
-  void relink(const mesh_node& n, const std::vector<std::uint32_t>& kept,
-              std::function<void()> linked) {
-    auto gate = std::make_shared<link_gate>(std::move(linked));
-    std::vector<std::uint32_t> waited;  // kept places whose receivers are back or will be
-    for (auto& [k, le] : links) {
-      if (k.first != n.id && k.second != n.id) continue;
-      auto f = nodes.find(k.first);
-      auto t = nodes.find(k.second);
-      if (f == nodes.end() || t == nodes.end()) continue;
-      const bool outgoing = k.first == n.id;
-      const mesh_node& to = *t->second;
-      if (outgoing && !to.gone.load(std::memory_order_acquire) &&
-          !le.gauge->withdrawn.load(std::memory_order_seq_cst)) {
-        waited.push_back(to.key);  // back now, or when its own restart relinks
-      }
-      if (!f->second->stage.alive() || !to.stage.alive()) continue;
-      if (outgoing) gate->expect();
-      try {
-        le.sub = link(*f->second, to, le, nullptr, outgoing ? gate : nullptr);
-      } catch (const error&) {  // an end stopped meanwhile: its own exit settles the link
-        if (outgoing) gate->arrive();
-        std::erase(waited, to.key);
-      }
-    }
-    for (const std::uint32_t key : kept) {
-      if (std::find(waited.begin(), waited.end(), key) == waited.end()) {
-        n.stage.core_ptr()->post_dispatcher_note(std::any(link_withdrawn{key}));
-      }
-    }
-    gate->arrive();
-  }
-};
-
-}  // namespace detail
-
 /// Thread safety: every member is thread-safe. `trigger_data` blocks; never call it from a node's
 /// own `process` (that would wait on the thread that must make room).
 class mesh {
@@ -258,14 +69,7 @@ class mesh {
   explicit mesh(runtime& rt)
       : rt_(&rt), state_(rt.internal_state()), reg_(std::make_shared<detail::mesh_registry>()) {}
   /// Stops every node still running.
-  ~mesh() {
-    for (const auto& id : nodes()) {
-      try {
-        stop_node(id, exit_reason::shutdown());
-      } catch (const error&) {  // stopped meanwhile
-      }
-    }
-  }
+  ~mesh();
   mesh(const mesh&) = delete;
   mesh& operator=(const mesh&) = delete;
 
@@ -330,7 +134,7 @@ class mesh {
         if (it->second->live() || !it->second->stage) {
           throw error(errc::duplicate_node, "a node " + id.str() + " is already running");
         }
-        forget(id);  // it stopped: the id is free again
+        reg_->forget(id);  // it stopped: the id is free again
       }
       n->key = reg_->next_key++;
       reg_->nodes.emplace(id, n);
@@ -367,84 +171,19 @@ class mesh {
   ///   `type_mismatch` (from's output is not to's input), `bad_options`, `no_stage` (an end
   ///   stopped, or is being restarted, before the link was made), `would_deadlock` (from a
   ///   stage of the runtime: nothing is changed).
-  void connect(const node_id& from, const node_id& to, link_options opts = {}) {
-    refuse_on_runtime_thread("connect");
-    std::unique_lock lock(reg_->mutex);
-    auto f = find(from);
-    auto t = find(to);
-    if (from == to) {
-      throw error(errc::self_connection, "node " + from.str() + " cannot be connected to itself");
-    }
-    if (reg_->links.contains({from, to})) {
-      throw error(errc::already_connected,
-                  "node " + from.str() + " is already connected to node " + to.str());
-    }
-    if (f->output != t->input) {
-      throw error(errc::type_mismatch, "node " + from.str() + " emits " +
-                                           detail::type_name(f->output) + " but node " + to.str() +
-                                           " takes " + detail::type_name(t->input));
-    }
-    auto linked = std::make_shared<std::promise<void>>();
-    std::future<void> done = linked->get_future();
-    detail::mesh_link_entry le{{}, std::move(opts), std::make_shared<link_gauge>()};
-    le.sub = detail::mesh_registry::link(*f, *t, le, std::move(linked));
-    const subscription sub = le.sub;
-    const stage_ref sender = f->stage;
-    reg_->links.emplace(std::pair{from, to}, std::move(le));
-    lock.unlock();
-    try {
-      await(done, "connect");
-    } catch (const std::future_error&) {  // an end stopped before the link was made
-      std::lock_guard relock(reg_->mutex);
-      auto it = reg_->links.find({from, to});
-      if (it != reg_->links.end() && !(it->second.sub == sub)) return;  // a restart relinked it
-      if (it != reg_->links.end()) reg_->links.erase(it);
-      throw error(errc::no_stage, "node " + from.str() + " or node " + to.str() +
-                                      " stopped before the link was made");
-    }
-  }
+  void connect(const node_id& from, const node_id& to, link_options opts = {});
 
   /// Removes the link from `from` to `to`: `to` receives nothing more on it; what it already
   /// received it still processes. Returns once `to` has dropped the link. Not from a node's
   /// `process`.
   /// @throws datamesh::error `not_connected`, `would_deadlock` (from a stage of the runtime:
   ///   nothing is changed).
-  void disconnect(const node_id& from, const node_id& to) {
-    refuse_on_runtime_thread("disconnect");
-    std::unique_lock lock(reg_->mutex);
-    auto it = reg_->links.find({from, to});
-    if (it == reg_->links.end()) {
-      throw error(errc::not_connected,
-                  "node " + from.str() + " is not connected to node " + to.str());
-    }
-    const subscription sub = it->second.sub;
-    reg_->withdraw(it->first, it->second);  // a place its sender keeps goes too
-    reg_->links.erase(it);
-    lock.unlock();
-    // Ready at once when the receiver has stopped: its links went with it.
-    std::future<void> done = sync_cancel(sub, exit_reason::normal());
-    await(done, "disconnect");
-  }
+  void disconnect(const node_id& from, const node_id& to);
 
   /// Stops node `id` (its links go with it; the nodes it was linked to go on). A supervised node
   /// is stopped by its supervisor, by its shutdown policy, and not restarted.
   /// @throws datamesh::error `unknown_node`.
-  void stop_node(const node_id& id, exit_reason reason = exit_reason::normal()) {
-    std::shared_ptr<detail::mesh_node> n;
-    stage_ref s;
-    {
-      std::lock_guard lock(reg_->mutex);
-      n = find(id);
-      s = n->stage;
-      forget(id);
-    }
-    if (n->supervisor) {
-      n->finish();  // before the supervisor's shutdown, which a restart must not outrun
-      detail::stop_if_running(*n->supervisor, exit_reason::shutdown());
-    } else {
-      detail::stop_if_running(s, std::move(reason));
-    }
-  }
+  void stop_node(const node_id& id, exit_reason reason = exit_reason::normal());
 
   /// Hands `data` to node `id`, waiting while its inlet is full. On a deterministic runtime it
   /// runs the executor instead of waiting, and throws `would_deadlock` if that cannot free room.
@@ -564,34 +303,13 @@ class mesh {
   // -- registry ---
 
   /// Whether node `id` runs (or, supervised, waits to be restarted).
-  bool contains(const node_id& id) const {
-    std::lock_guard lock(reg_->mutex);
-    auto it = reg_->nodes.find(id);
-    return it != reg_->nodes.end() && it->second->live();
-  }
+  bool contains(const node_id& id) const;
   /// The running nodes' ids, in order.
-  std::vector<node_id> nodes() const {
-    std::lock_guard lock(reg_->mutex);
-    std::vector<node_id> ids;
-    for (const auto& [id, n] : reg_->nodes) {
-      if (n->live()) ids.push_back(id);
-    }
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  }
+  std::vector<node_id> nodes() const;
   /// The links, as (from, to), in order.
-  std::vector<std::pair<node_id, node_id>> links() const {
-    std::lock_guard lock(reg_->mutex);
-    std::vector<std::pair<node_id, node_id>> out;
-    for (const auto& [k, le] : reg_->links) out.push_back(k);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+  std::vector<std::pair<node_id, node_id>> links() const;
   /// The stage running node `id` now (a restart replaces it). @throws `unknown_node`.
-  stage_ref stage_of(const node_id& id) const {
-    std::lock_guard lock(reg_->mutex);
-    return find(id)->stage;
-  }
+  stage_ref stage_of(const node_id& id) const;
 
   /// Data node `id` has processed, and has broadcast or sent, so far.
   struct node_figures {
@@ -602,50 +320,10 @@ class mesh {
     std::uint64_t dropped = 0;   // lost, over all its stages (node_snapshot::dropped)
   };
   /// @throws datamesh::error `unknown_node`.
-  node_figures figures(const node_id& id) const {
-    std::lock_guard lock(reg_->mutex);
-    return figures_of(*find(id));
-  }
+  node_figures figures(const node_id& id) const;
 
   /// Every node's and link's figures now (see mesh/snapshot.hpp).
-  mesh_snapshot snapshot() const {
-    mesh_snapshot snap;
-    snap.discarded = reg_->discarded.load(std::memory_order_relaxed);
-    std::vector<std::shared_ptr<detail::mesh_node>> live;
-    {
-      std::lock_guard lock(reg_->mutex);
-      for (const auto& [id, n] : reg_->nodes) {
-        if (n->live()) live.push_back(n);
-      }
-      for (const auto& [k, le] : reg_->links) {
-        snap.links.push_back({k.first, k.second, le.gauge->events.load(std::memory_order_relaxed),
-                              le.gauge->demand.load(std::memory_order_relaxed),
-                              le.gauge->held.load(std::memory_order_relaxed)});
-      }
-      for (const auto& n : live) {
-        const node_figures f = figures_of(*n);
-        node_snapshot row{n->id,      n->stage.alive(), n->supervisor.has_value(), f.in, f.out,
-                          f.unlinked, f.restarts};
-        row.buffered = n->stage.alive() ? n->stage.core_ptr()->buffered_estimate() : 0;
-        row.dropped = f.dropped;
-        snap.nodes.push_back(std::move(row));
-      }
-    }
-    // The inlets' own locks are taken outside the registry's.
-    for (std::size_t i = 0; i < live.size(); ++i)
-      snap.nodes[i].inlet_depth = live[i]->inlet->depth();
-    std::sort(snap.nodes.begin(), snap.nodes.end(),
-              [](const auto& a, const auto& b) { return a.id < b.id; });
-    std::sort(snap.links.begin(), snap.links.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.from, a.to) < std::tie(b.from, b.to);
-    });
-    for (const auto& l : snap.links) {
-      for (auto& n : snap.nodes) {
-        if (n.id == l.from) n.pending_demand += l.pending_demand;
-      }
-    }
-    return snap;
-  }
+  mesh_snapshot snapshot() const;
 
   /// Returns once everything triggered so far has been processed by every node it reached:
   /// each datum handed in before the call, and each datum the nodes made from it, has been
@@ -678,17 +356,7 @@ class mesh {
   bool settle_until(std::optional<std::chrono::steady_clock::time_point> deadline);
 
   // Call with the registry's mutex held (it guards `n.stage`).
-  static node_figures figures_of(const detail::mesh_node& n) {
-    const detail::node_counters& c = *n.counters;
-    node_figures f{c.in.load(std::memory_order_relaxed), c.out.load(std::memory_order_relaxed),
-                   c.unlinked.load(std::memory_order_relaxed),
-                   c.restarts.load(std::memory_order_relaxed),
-                   c.dropped_before.load(std::memory_order_relaxed)};
-    // The running stage's own count; an exited one's is in dropped_before once its exit
-    // callback ran.
-    if (n.stage.alive()) f.dropped += n.stage.core_ptr()->dropped_estimate();
-    return f;
-  }
+  static node_figures figures_of(const detail::mesh_node& n);
 
   // Starts a stage running `logic` for node `n`; it takes from the inlet once attached to it.
   template <class L>
@@ -795,31 +463,10 @@ class mesh {
 
   // A call that must wait for the mesh's stages cannot do so on one of their threads (a node's
   // `process`, any stage callback of the runtime): it would wait for itself.
-  void refuse_on_runtime_thread(const char* what) const {
-    if (detail::on_runtime_thread(state_.get())) {
-      throw error(errc::would_deadlock,
-                  std::string(what) +
-                      ": called from a stage of the mesh's runtime (a node's process?), where it "
-                      "would wait for itself; use try_trigger_data, or call it from outside");
-    }
-  }
-
-  // Call with the registry's mutex held: drops node `id` and its links.
-  void forget(const node_id& id) {
-    reg_->withdraw_links_to(id);
-    reg_->nodes.erase(id);
-    std::erase_if(reg_->links,
-                  [&](const auto& kv) { return kv.first.first == id || kv.first.second == id; });
-  }
+  void refuse_on_runtime_thread(const char* what) const;
 
   // Call with the registry's mutex held.
-  node_ptr find(const node_id& id) const {
-    auto it = reg_->nodes.find(id);
-    if (it == reg_->nodes.end() || !it->second->live()) {
-      throw error(errc::unknown_node, "there is no running node " + id.str());
-    }
-    return it->second;
-  }
+  node_ptr find(const node_id& id) const;
 
   template <class T>
   std::shared_ptr<detail::inlet_queue<T>> inlet_of(const node_id& id) {
