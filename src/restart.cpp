@@ -26,9 +26,9 @@ bool should_restart(restart_type type, const exit_reason& reason) noexcept {
 }
 
 void restart_intensity_options::validate() const {
-  if (max_seconds.count() <= 0) {
-    throw error(errc::bad_options, "expected max_seconds to be positive, got " +
-                                       std::to_string(max_seconds.count()) + " ms");
+  if (window().count() <= 0) {
+    throw error(errc::bad_options, "expected the restart period to be positive, got " +
+                                       std::to_string(window().count()) + " ms");
   }
 }
 
@@ -40,12 +40,12 @@ bool restart_intensity::add_restart(clock::time_point now) {
   // OTP's add_restart: keep the restarts of the last period, this one included; one more than
   // the intensity allows ends the supervisor.
   restarts_.push_back(now);
-  // Compared in milliseconds: converting max_seconds to the clock's nanoseconds would overflow
+  // Compared in milliseconds: converting the period to the clock's nanoseconds would overflow
   // for huge windows (milliseconds::max() is a valid "forever").
   auto age = [&](clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(now - t);
   };
-  while (!restarts_.empty() && age(restarts_.front()) > opts_.max_seconds) restarts_.pop_front();
+  while (!restarts_.empty() && age(restarts_.front()) > opts_.window()) restarts_.pop_front();
   return restarts_.size() <= opts_.max_restarts;
 }
 

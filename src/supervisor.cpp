@@ -7,10 +7,10 @@
 namespace datamesh {
 
 void shutdown_policy::validate() const {
-  if (how != kind::brutal_kill && how != kind::timeout && how != kind::infinity) {
+  if (how != kind::brutal_kill && how != kind::after && how != kind::infinity) {
     throw error(errc::bad_options, "invalid shutdown: not a shutdown_policy kind");
   }
-  if (how == kind::timeout && timeout.count() <= 0) {
+  if (how == kind::after && timeout.count() <= 0) {
     throw error(errc::bad_options, "invalid shutdown: a shutdown timeout must be positive, got " +
                                        std::to_string(timeout.count()) + " ms (SPEC rule 108)");
   }

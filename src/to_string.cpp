@@ -7,6 +7,7 @@
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/flow/from_range.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/mesh/options.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/stage_role.hpp>
 #include <datamesh/subscribe_options.hpp>
@@ -43,6 +44,8 @@
 #define DATAMESH_LOG_LEVEL(X) X(debug) X(info) X(warning) X(error)
 #define DATAMESH_CHILD_KIND(X) X(worker) X(supervisor)
 #define DATAMESH_RESTART_TYPE(X) X(permanent) X(transient) X(temporary)
+#define DATAMESH_SHUTDOWN_KIND(X) X(brutal_kill) X(after) X(infinity)
+#define DATAMESH_TRIGGER_STATUS(X) X(accepted) X(full) X(closed)
 // clang-format on
 
 namespace datamesh {
@@ -62,6 +65,8 @@ DATAMESH_NAMES(cancel_mode, DATAMESH_CANCEL_MODE)
 DATAMESH_NAMES(log_level, DATAMESH_LOG_LEVEL)
 DATAMESH_NAMES(child_kind, DATAMESH_CHILD_KIND)
 DATAMESH_NAMES(restart_type, DATAMESH_RESTART_TYPE)
+DATAMESH_NAMES(shutdown_policy::kind, DATAMESH_SHUTDOWN_KIND)
+DATAMESH_NAMES(trigger_status, DATAMESH_TRIGGER_STATUS)
 
 // GenStage's names: `continue` is a C++ keyword, so the value is spelled continue_running.
 const char* to_string(producer_on_cancel p) noexcept {

@@ -6,6 +6,7 @@
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/flow/from_range.hpp>
 #include <datamesh/log.hpp>
+#include <datamesh/mesh/options.hpp>
 #include <datamesh/stage.hpp>
 #include <datamesh/stage_role.hpp>
 #include <datamesh/subscribe_options.hpp>
@@ -14,6 +15,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <optional>
@@ -191,11 +193,17 @@ TEST_CASE("every enumeration value reads as its name; a value outside it reads u
   CHECK(name(log_level::warning) == "warning");
   CHECK(name(child_kind::supervisor) == "supervisor");
   CHECK(name(restart_type::temporary) == "temporary");
+  CHECK(name(shutdown_policy::kind::after) == "after");
+  CHECK(name(shutdown_policy::after(std::chrono::seconds(1)).how) == "after");
+  CHECK(name(shutdown_policy::kind::brutal_kill) == "brutal_kill");
+  CHECK(name(trigger_status::closed) == "closed");
+  CHECK(name(trigger_status::full) == "full");
   CHECK(name(producer_on_cancel::continue_running) == "continue");  // GenStage's spelling
   CHECK(name(producer_on_cancel::stop) == "stop");
   // A cast value names nothing: before, a two-valued enum read as its other value.
   CHECK(name(static_cast<demand_mode>(7)) == "unknown");
   CHECK(name(static_cast<cancel_kind>(7)) == "unknown");
   CHECK(name(static_cast<errc>(0)) == "unknown");
+  CHECK(name(static_cast<trigger_status>(9)) == "unknown");
   CHECK(error_category().message(static_cast<int>(errc::no_stage)) == "no_stage");
 }

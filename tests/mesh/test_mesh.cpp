@@ -955,7 +955,7 @@ TEST_CASE("mesh: a supervised node whose init fails is not started, with start_f
   CHECK_FALSE(m.contains("bad"));
   CHECK(error_of([&] {
           m.start_node("s", stopper{}, {},
-                       {.restart = restart_type::permanent, .intensity = {.max_seconds = {}}});
+                       {.restart = restart_type::permanent, .intensity = {.period = {}}});
         }) == errc::bad_options);
   m.start_node("bad", relay{}, {});  // the id is free
   CHECK(m.contains("bad"));

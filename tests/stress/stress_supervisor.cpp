@@ -94,7 +94,7 @@ TEST_CASE("stress: 1M events through a consumer supervisor with failing workers"
     auto sup = consumer_supervisor<std::uint32_t>::start(
         rt, worker_template<std::uint32_t>(worker).restart(restart_type::transient),
         // Failures are expected here; only a runaway would exceed this.
-        {.intensity = {.max_restarts = total, .max_seconds = std::chrono::seconds(60)}});
+        {.intensity = {.max_restarts = total, .period = std::chrono::seconds(60)}});
     auto sub = subscribe(
         sup, producer,
         {.max_demand = max_demand, .min_demand = min_demand, .cancel = cancel_mode::temporary});

@@ -212,9 +212,8 @@ TEST_CASE("rule 113: too many restarts shut it down with shutdown; the producer 
   journal pj;
   manual_worker w;
   fixture f;
-  auto s =
-      start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0},
-                  {.intensity = {.max_restarts = 2, .max_seconds = 5s}}, restart_type::transient);
+  auto s = start_setup(f, pj, w, {.max_demand = 1, .min_demand = 0},
+                       {.intensity = {.max_restarts = 2, .period = 5s}}, restart_type::transient);
   for (std::size_t i = 0; i < 3; ++i) {
     w.finish_at(i, exit_reason::error("crash"));
     f.run();

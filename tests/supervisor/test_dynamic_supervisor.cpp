@@ -61,9 +61,9 @@ TEST_CASE("dynamic supervisor: transient restarts only after a failure, temporar
   CHECK(await(f, sup.count_children()) == child_counts{0, 0, 0, 0});
 }
 
-TEST_CASE("dynamic supervisor: more than max_restarts within max_seconds shuts it down") {
+TEST_CASE("dynamic supervisor: more than max_restarts within period shuts it down") {
   fixture f;
-  auto sup = dynamic_supervisor::start(f.rt, {.intensity = {.max_restarts = 3, .max_seconds = 5s}});
+  auto sup = dynamic_supervisor::start(f.rt, {.intensity = {.max_restarts = 3, .period = 5s}});
   exit_reason seen;
   bool exited = false;
   sup.on_exit([&](const exit_reason& r) {
@@ -83,9 +83,9 @@ TEST_CASE("dynamic supervisor: more than max_restarts within max_seconds shuts i
   CHECK(f.logged("reached its maximum restart intensity"));
 }
 
-TEST_CASE("dynamic supervisor: restarts spread beyond max_seconds never add up") {
+TEST_CASE("dynamic supervisor: restarts spread beyond period never add up") {
   fixture f;
-  auto sup = dynamic_supervisor::start(f.rt, {.intensity = {.max_restarts = 1, .max_seconds = 1s}});
+  auto sup = dynamic_supervisor::start(f.rt, {.intensity = {.max_restarts = 1, .period = 1s}});
   manual_worker w;
   await(f, sup.start_child(w.spec(f.rt).restart(restart_type::transient)));
   for (int i = 0; i < 5; ++i) {
@@ -196,7 +196,7 @@ TEST_CASE("dynamic supervisor: bad specs and start failures are typed errors") {
     CHECK(error_of(f, r) == errc::max_children);
   }
   CHECK(sup.alive());
-  CHECK_THROWS_AS(dynamic_supervisor::start(f.rt, {.intensity = {.max_seconds = 0s}}), error);
+  CHECK_THROWS_AS(dynamic_supervisor::start(f.rt, {.intensity = {.period = 0s}}), error);
 }
 
 TEST_CASE("dynamic supervisor: supervisor_options, the old name of its options, still works") {

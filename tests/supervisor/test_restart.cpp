@@ -40,8 +40,8 @@ TEST_CASE("rule 112: permanent restarts always, transient after failures, tempor
   CHECK(std::string(to_string(restart_type::transient)) == "transient");
 }
 
-TEST_CASE("rule 113: more than max_restarts within max_seconds is one too many") {
-  restart_intensity r({.max_restarts = 3, .max_seconds = 5s});
+TEST_CASE("rule 113: more than max_restarts within period is one too many") {
+  restart_intensity r({.max_restarts = 3, .period = 5s});
   const auto t0 = restart_intensity::clock::time_point{} + 100s;
   CHECK(r.add_restart(t0));
   CHECK(r.add_restart(t0 + 1s));
@@ -49,8 +49,8 @@ TEST_CASE("rule 113: more than max_restarts within max_seconds is one too many")
   CHECK_FALSE(r.add_restart(t0 + 3s));  // the 4th within 5 s
 }
 
-TEST_CASE("rule 113: restarts older than max_seconds no longer count") {
-  restart_intensity r({.max_restarts = 2, .max_seconds = 5s});
+TEST_CASE("rule 113: restarts older than period no longer count") {
+  restart_intensity r({.max_restarts = 2, .period = 5s});
   const auto t0 = restart_intensity::clock::time_point{} + 100s;
   CHECK(r.add_restart(t0));
   CHECK(r.add_restart(t0 + 1s));
@@ -58,30 +58,30 @@ TEST_CASE("rule 113: restarts older than max_seconds no longer count") {
   CHECK(r.recent() == 2);
   CHECK(r.add_restart(t0 + 12s));  // both earlier ones are out: 1 recent
   CHECK(r.recent() == 1);
-  // The window includes its edge, as OTP's: a restart exactly max_seconds old still counts.
+  // The window includes its edge, as OTP's: a restart exactly period old still counts.
   CHECK(r.add_restart(t0 + 17s));
   CHECK_FALSE(r.add_restart(t0 + 17s));
 }
 
 TEST_CASE("rule 113: max_restarts 0 gives up on the first restart") {
-  restart_intensity r({.max_restarts = 0, .max_seconds = 5s});
+  restart_intensity r({.max_restarts = 0, .period = 5s});
   CHECK_FALSE(r.add_restart(restart_intensity::clock::now()));
 }
 
 TEST_CASE("rule 113: the defaults are OTP's, 3 restarts in 5 seconds") {
   restart_intensity r;
   CHECK(r.options().max_restarts == 3);
-  CHECK(r.options().max_seconds == 5s);
+  CHECK(r.options().period == 5s);
 }
 
 TEST_CASE("rule 113: a period that is not positive is refused with bad_options") {
   for (auto period : {0ms, -1ms}) {
     try {
-      restart_intensity r({.max_restarts = 3, .max_seconds = period});
+      restart_intensity r({.max_restarts = 3, .period = period});
       FAIL("expected bad_options");
     } catch (const error& e) {
       CHECK(e.code() == errc::bad_options);
-      CHECK(std::string(e.what()).find("max_seconds") != std::string::npos);
+      CHECK(std::string(e.what()).find("period") != std::string::npos);
     }
   }
 }
@@ -89,10 +89,10 @@ TEST_CASE("rule 113: a period that is not positive is refused with bad_options")
 TEST_CASE("F13: a window of milliseconds::max() counts every restart since the start") {
   // "Forever" must not overflow into "never": with max_restarts 0, the first restart is one
   // too many, however long the window.
-  restart_intensity forever({.max_restarts = 0, .max_seconds = std::chrono::milliseconds::max()});
+  restart_intensity forever({.max_restarts = 0, .period = std::chrono::milliseconds::max()});
   const auto t0 = restart_intensity::clock::time_point{} + std::chrono::hours(1000);
   CHECK_FALSE(forever.add_restart(t0));
-  restart_intensity two({.max_restarts = 2, .max_seconds = std::chrono::milliseconds::max()});
+  restart_intensity two({.max_restarts = 2, .period = std::chrono::milliseconds::max()});
   CHECK(two.add_restart(t0));
   CHECK(two.add_restart(t0 + std::chrono::hours(24 * 365)));
   CHECK_FALSE(two.add_restart(t0 + std::chrono::hours(24 * 365 * 50)));
@@ -109,4 +109,18 @@ TEST_CASE("F14: a restart type outside the enumeration is bad_options") {
       CHECK(e.code() == errc::bad_options);
     }
   }
+}
+
+TEST_CASE("rule 113: the deprecated max_seconds still sets the window, over period") {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  restart_intensity r({.max_restarts = 1, .period = 1h, .max_seconds = 5s});
+  CHECK(r.options().window() == 5s);
+  CHECK_THROWS_AS(restart_intensity({.max_seconds = 0ms}), error);
+#pragma GCC diagnostic pop
+  const auto t0 = restart_intensity::clock::time_point{} + 1h;
+  CHECK(r.add_restart(t0));
+  CHECK(r.add_restart(t0 + 6s));  // the first is out of the 5 s window
+  CHECK_FALSE(r.add_restart(t0 + 7s));
+  CHECK(restart_intensity_options{}.window() == 5s);
 }

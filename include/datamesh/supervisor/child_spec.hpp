@@ -48,20 +48,23 @@ namespace datamesh {
 struct shutdown_policy {
   enum class kind {
     brutal_kill,  ///< stop waiting at once: the child is reported `killed`
-    timeout,      ///< ask it to stop, and kill it after `timeout`
+    after,        ///< ask it to stop, and kill it after `timeout`
     infinity,     ///< ask it to stop, and wait as long as it takes
+    /// The old name of `after`, which its factory always had; kept for one release.
+    timeout [[deprecated("use shutdown_policy::kind::after")]] = after,
   };
-  kind how = kind::timeout;
+  kind how = kind::after;
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
 
   static shutdown_policy brutal_kill() { return {kind::brutal_kill, {}}; }
   static shutdown_policy infinity() { return {kind::infinity, {}}; }
-  static shutdown_policy after(std::chrono::milliseconds t) { return {kind::timeout, t}; }
+  static shutdown_policy after(std::chrono::milliseconds t) { return {kind::after, t}; }
 
   /// Throws `datamesh::error` `bad_options` for a timeout that is not positive (rule 108's
   /// `invalid_shutdown`).
   void validate() const;
 };
+const char* to_string(shutdown_policy::kind k) noexcept;
 
 /// What a child is, for `which_children` and `count_children`.
 enum class child_kind { worker, supervisor };

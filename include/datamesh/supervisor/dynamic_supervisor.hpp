@@ -6,7 +6,7 @@
 ///     auto child = sup.start_child(datamesh::worker_spec(print, 42)
 ///                                      .restart(datamesh::restart_type::transient)).get();
 ///
-/// More than `max_restarts` restarts within `max_seconds` shut it down: it stops every child,
+/// More than `max_restarts` restarts within `period` shut it down: it stops every child,
 /// then exits with reason `shutdown`, which reaches whoever watches it (`on_exit`, `wait`, a
 /// parent supervisor). A stop request (`datamesh::stop`, `runtime::stop`) also stops every
 /// child, each by its shutdown policy, before the supervisor exits.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <optional>
 
 namespace datamesh {
 
@@ -29,16 +30,29 @@ void check_restart_type(restart_type t);
 /// Never blocks. Never allocates.
 bool should_restart(restart_type type, const exit_reason& reason) noexcept;
 
-/// The restart intensity of a supervisor: more than `max_restarts` restarts within `max_seconds`
+// The pragmas keep the deprecated member's warning to the code that names it: without them
+// every implicit copy of the options would warn.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+/// The restart intensity of a supervisor: more than `max_restarts` restarts within `period`
 /// shut it down (OTP's `intensity` and `period`; SPEC rule 113).
 struct restart_intensity_options {
   std::size_t max_restarts = 3;
-  std::chrono::milliseconds max_seconds = std::chrono::seconds(5);
+  /// The window restarts are counted in.
+  std::chrono::milliseconds period = std::chrono::seconds(5);
+  /// The old name of `period`, which it overrides when set; kept for one release.
+  [[deprecated(
+      "use period (max_seconds held milliseconds)")]] std::optional<std::chrono::milliseconds>
+      max_seconds{};
 
-  /// Throws `datamesh::error` with `errc::bad_options` when `max_seconds` is not positive.
+  /// `period`, or the deprecated `max_seconds` when it is set.
+  std::chrono::milliseconds window() const noexcept { return max_seconds ? *max_seconds : period; }
+
+  /// Throws `datamesh::error` with `errc::bad_options` when the window is not positive.
   /// A window longer than any clock's range (`milliseconds::max()`) means "since the start".
   void validate() const;
 };
+#pragma GCC diagnostic pop
 
 /// Counts restarts in a sliding window.
 ///
@@ -52,7 +66,7 @@ class restart_intensity {
   explicit restart_intensity(restart_intensity_options opts);
 
   /// Records a restart at `now`. Returns false when it is one too many: more than
-  /// `max_restarts` within the last `max_seconds`, counting this one. Then the supervisor shuts
+  /// `max_restarts` within the last `period`, counting this one. Then the supervisor shuts
   /// down instead of restarting.
   bool add_restart(clock::time_point now);
 

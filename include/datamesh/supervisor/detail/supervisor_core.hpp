@@ -149,7 +149,7 @@ class supervisor_core {
         r.run->kill();
         finish(it);
         break;
-      case shutdown_policy::kind::timeout:
+      case shutdown_policy::kind::after:
         r.run->request_stop();
         // A timeout beyond any clock's range (milliseconds::max()) waits as infinity does:
         // converting it to the clock's nanoseconds would overflow into the past.
