@@ -24,34 +24,6 @@ void child_spec::validate() const {
 
 namespace detail {
 
-child_info supervisor_core::info_of(child_id id) const {
-  const record& r = children_.at(id);
-  return child_info{id, r.kind, r.run == nullptr, r.run ? r.run->stage() : stage_ref(), r.name};
-}
-
-std::vector<child_info> supervisor_core::which() const {
-  std::vector<child_info> out;
-  out.reserve(children_.size());
-  for (const auto& [id, r] : children_) out.push_back(info_of(id));
-  std::sort(out.begin(), out.end(),
-            [](const child_info& a, const child_info& b) { return a.id < b.id; });
-  return out;
-}
-
-child_counts supervisor_core::counts(std::size_t specs) const {
-  child_counts c;
-  c.specs = specs;
-  for (const auto& [id, r] : children_) {
-    if (r.run) ++c.active;
-    if (r.kind == child_kind::worker) {
-      ++c.workers;
-    } else {
-      ++c.supervisors;
-    }
-  }
-  return c;
-}
-
 bool handle_common_message(supervisor_core& core, std::size_t specs, std::any& msg) {
   if (std::any_cast<exits_ready>(&msg)) {
     core.on_exits();

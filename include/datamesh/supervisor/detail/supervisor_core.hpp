@@ -64,128 +64,34 @@ class supervisor_core {
   };
 
   void init(std::weak_ptr<stage_base> self, runtime_state* rt, restart_intensity_options opts,
-            hooks h) {
-    exits_ = std::make_shared<exit_queue>(self);
-    self_ = std::move(self);
-    rt_ = rt;
-    intensity_ = restart_intensity(opts);
-    hooks_ = std::move(h);
-  }
+            hooks h);
 
   /// Starts a child and records it. Throws what its start function threw (rule 111): the
   /// child is then not recorded. A worker waits in the batch until `flush`.
-  child_id start(record r) {
-    const child_id id = next_id_++;
-    r.run = r.start(child_env{rt_, &exits_, id, 0, &batch_});
-    children_.emplace(id, std::move(r));
-    return id;
-  }
+  child_id start(record r);
 
   /// Posts the workers started since the last flush. Hosts call it after `start`.
   void flush() { post_jobs(*rt_, exits_, batch_); }
 
   /// Handles the exit reports queued (the `exits_ready` message).
-  void on_exits() {
-    exits_->take(notes_);
-    for (auto& n : notes_) {
-      auto it = children_.find(n.id);
-      if (it == children_.end() || it->second.generation != n.generation || !it->second.run) {
-        continue;  // a killed child's late report, or a stale generation
-      }
-      record& r = it->second;
-      if (r.terminating || stopping_) {
-        finish(it);
-      } else if (should_restart(r.restart, n.reason)) {
-        log(log_level::warning,
-            "child " + describe(n.id, r) + " exited (" + n.reason.to_string() + "); restarting it");
-        restart(it);
-      } else {
-        if (!n.reason.is_clean()) {
-          log(log_level::error, "child " + describe(n.id, r) + " exited: " + n.reason.to_string());
-        }
-        finish(it);
-      }
-      if (stopping_ && children_.empty()) break;
-    }
-    notes_.clear();
-    flush();  // the restarted workers
-  }
+  void on_exits();
 
   /// Handles a `retry_restart` message.
-  void on_retry(child_id id) {
-    auto it = children_.find(id);
-    if (it == children_.end() || it->second.run || it->second.terminating || stopping_) return;
-    restart(it);
-    flush();
-  }
+  void on_retry(child_id id);
 
   /// Handles a `shutdown_timeout` message: the child did not stop in time.
-  void on_timeout(child_id id, std::uint32_t generation) {
-    auto it = children_.find(id);
-    if (it == children_.end() || it->second.generation != generation || !it->second.terminating) {
-      return;
-    }
-    log(log_level::warning,
-        "child " + describe(id, it->second) + " did not stop within its shutdown timeout; killed");
-    it->second.run->kill();
-    finish(it);
-  }
+  void on_timeout(child_id id, std::uint32_t generation);
 
   /// Terminates child `id` by its shutdown policy (rules 116, 118); `done` runs once it is
   /// gone. False if there is no such child.
-  bool terminate(child_id id, std::function<void()> done) {
-    auto it = children_.find(id);
-    if (it == children_.end()) return false;
-    record& r = it->second;
-    if (done) r.on_gone.push_back(std::move(done));
-    if (r.terminating) return true;
-    r.terminating = true;
-    if (!r.run) {  // restarting: nothing runs
-      finish(it);
-      return true;
-    }
-    switch (r.shutdown.how) {
-      case shutdown_policy::kind::brutal_kill:
-        r.run->kill();
-        finish(it);
-        break;
-      case shutdown_policy::kind::after:
-        r.run->request_stop();
-        // A timeout beyond any clock's range (milliseconds::max()) waits as infinity does:
-        // converting it to the clock's nanoseconds would overflow into the past.
-        if (r.shutdown.timeout < max_timer) {
-          rt_->timers->after(r.shutdown.timeout, [self = self_, id, g = r.generation] {
-            if (auto s = self.lock()) s->post_message(std::any(shutdown_timeout{id, g}));
-          });
-        }
-        break;
-      case shutdown_policy::kind::infinity:
-        r.run->request_stop();
-        break;
-    }
-    return true;
-  }
+  bool terminate(child_id id, std::function<void()> done);
 
   /// Terminates every child; `all_stopped(reason)` runs once none is left (at once if none
   /// is). Later calls are ignored: the first reason is the exit reason.
-  void shutdown(exit_reason reason) {
-    if (stopping_) return;
-    stopping_ = true;
-    stop_reason_ = std::move(reason);
-    std::vector<child_id> ids;
-    ids.reserve(children_.size());
-    for (const auto& [id, r] : children_) ids.push_back(id);
-    for (child_id id : ids) terminate(id, {});
-    if (children_.empty()) notify_stopped();
-  }
+  void shutdown(exit_reason reason);
 
   /// The supervisor is exiting without waiting (its own code threw): ask every child to stop.
-  void abandon() {
-    for (auto& [id, r] : children_) {
-      if (r.run) r.run->request_stop();
-    }
-    children_.clear();
-  }
+  void abandon();
 
   bool stopping() const noexcept { return stopping_; }
   std::size_t size() const noexcept { return children_.size(); }
@@ -200,55 +106,17 @@ class supervisor_core {
  private:
   using iterator = std::unordered_map<child_id, record>::iterator;
 
-  void restart(iterator it) {
-    record& r = it->second;
-    if (!intensity_.add_restart(rt_->timers->now())) {
-      log(log_level::error, "reached its maximum restart intensity (" +
-                                std::to_string(intensity_.options().max_restarts) +
-                                " restarts); shutting down");
-      r.run.reset();
-      finish(it);
-      shutdown(exit_reason::shutdown("reached maximum restart intensity"));  // SPEC rule 113
-      return;
-    }
-    ++r.generation;
-    try {
-      r.run = r.start(child_env{rt_, &exits_, it->first, r.generation, &batch_});
-    } catch (const std::exception& e) {
-      fail_restart(it, e.what());
-    } catch (...) {
-      fail_restart(it, "a non-standard exception");
-    }
-  }
+  void restart(iterator it);
 
-  void fail_restart(iterator it, const std::string& why) {
-    it->second.run.reset();
-    log(log_level::error, "child " + describe(it->first, it->second) +
-                              " failed to restart: " + why + "; trying again");
-    if (auto s = self_.lock()) s->post_message(std::any(retry_restart{it->first}));
-  }
+  void fail_restart(iterator it, const std::string& why);
 
   /// The child is gone for good: tell the host and the terminate_child callers.
-  void finish(iterator it) {
-    std::vector<std::function<void()>> waiting = std::move(it->second.on_gone);
-    if (hooks_.gone) hooks_.gone(it->second);
-    children_.erase(it);
-    for (auto& f : waiting) f();
-    if (stopping_ && children_.empty()) notify_stopped();
-  }
+  void finish(iterator it);
 
-  void notify_stopped() {
-    if (stopped_notified_) return;
-    stopped_notified_ = true;
-    hooks_.all_stopped(stop_reason_);
-  }
+  void notify_stopped();
 
-  static std::string describe(child_id id, const record& r) {
-    return r.name.empty() ? "#" + std::to_string(id) : r.name + " #" + std::to_string(id);
-  }
-  void log(log_level level, const std::string& text) {
-    if (hooks_.log) hooks_.log(level, text);
-  }
+  static std::string describe(child_id id, const record& r);
+  void log(log_level level, const std::string& text);
 
   std::shared_ptr<exit_queue> exits_;
   std::weak_ptr<stage_base> self_;
