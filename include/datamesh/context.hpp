@@ -57,8 +57,6 @@ class call_reply {
 };
 
 namespace detail {
-struct context_access;
-
 /// What the engine offers a context; implemented by `stage_impl`.
 class stage_control {
  public:
@@ -73,9 +71,8 @@ class stage_control {
   virtual std::size_t ctl_spare_demand() const = 0;
   virtual stage_ref ctl_self() = 0;
   virtual void ctl_log(log_level level, const std::string& text) = 0;
-  /// Counts `n` events the stage lost in code of the library that runs inside its callbacks
-  /// (a mesh node's broadcasts to no link): they show in `estimate_dropped_count`.
-  virtual void ctl_lose(std::size_t n) = 0;
+  /// Counts `n` events the stage's own code dropped (see `context_base::count_dropped`).
+  virtual void ctl_count_dropped(std::size_t n) = 0;
 
  protected:
   ~stage_control() = default;
@@ -106,25 +103,15 @@ class context_base {
   stage_ref self() const { return ctl_->ctl_self(); }
   /// Logs through the runtime's hook, prefixed with this stage's name.
   void log(log_level level, const std::string& text) { ctl_->ctl_log(level, text); }
+  /// Counts `n` events this stage dropped on purpose (a filter that discards what it cannot
+  /// route, a sampler): the library counts what it loses itself, and this adds what the stage's
+  /// own code loses to the same figure, `estimate_dropped_count` (a mesh node's `dropped`).
+  void count_dropped(std::size_t n) { ctl_->ctl_count_dropped(n); }
 
  protected:
   explicit context_base(detail::stage_control* ctl) noexcept : ctl_(ctl) {}
-  friend struct detail::context_access;
   detail::stage_control* ctl_;
 };
-
-namespace detail {
-/// Reaches a context's batch, for code of the library that pushes events in a tight loop and
-/// keeps the batch's address in a register (a mesh node's logic).
-struct context_access {
-  template <class Out>
-  static std::vector<Out>& batch(context<Out>& ctx) noexcept {
-    return *ctx.out_;
-  }
-  /// Counts `n` events lost by library code inside the stage's callback (see `ctl_lose`).
-  static void lose(context_base& ctx, std::size_t n) { ctx.ctl_->ctl_lose(n); }
-};
-}  // namespace detail
 
 /// The context of a stage that emits events of type `Out`.
 template <class Out>
@@ -145,6 +132,11 @@ class context : public context_base {
   void reserve(std::size_t n) { out_->reserve(out_->size() + n); }
   /// Events pushed by the running callback and not yet dispatched.
   std::size_t pushed() const noexcept { return out_->size(); }
+  /// The batch `push` appends to: the events pushed by the running callback, in order. A stage
+  /// that emits in a tight loop may append to it directly (`emplace_back`, or keep the reference
+  /// across the loop) instead of calling `push` per event. Appending is all it is for: what is
+  /// removed from it is neither dispatched nor counted.
+  std::vector<Out>& batch() noexcept { return *out_; }
   /// A producer_consumer's spare demand: downstream demand that no upstream event waits to
   /// meet, so what it may emit now from a source of its own without buffering (see
   /// `handle_spare_demand`, stage.hpp). Events pushed by the running callback are not yet
@@ -156,7 +148,6 @@ class context : public context_base {
       : context_base(ctl), out_(out) {}
 
  private:
-  friend struct detail::context_access;
   std::vector<Out>* out_;
 };
 

@@ -1283,7 +1283,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     }
   }
   stage_ref ctl_self() override { return stage_ref(self()); }
-  void ctl_lose(std::size_t n) override { lose(n); }
+  void ctl_count_dropped(std::size_t n) override { lose(n); }
   void ctl_log(log_level level, const std::string& text) override {
     rt_->write_log(level, display_name() + " " + text);
   }

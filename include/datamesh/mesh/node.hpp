@@ -218,7 +218,7 @@ class node_context : public detail::node_context_common<Out> {
 
   /// Internal: made by the node stage for one callback.
   explicit node_context(detail::node_outbox<Out>* box) noexcept
-      : base(box), out_(&detail::context_access::batch(*box->ctx)), linked_(!box->links.empty()) {}
+      : base(box), out_(&box->ctx->batch()), linked_(!box->links.empty()) {}
 
  private:
   // The stage's batch and whether any link is there, copied for the callback: a logic's
@@ -556,12 +556,12 @@ class node_stage final {
     }
     state_ = std::move(state);
     // Data after the one that stopped the node are never processed: lost, and counted.
-    if (done < in.size()) context_access::lose(ctx, in.size() - done);
+    if (done < in.size()) ctx.count_dropped(in.size() - done);
     counters_->in.fetch_add(done, std::memory_order_relaxed);
     counters_->out.fetch_add(ctx.pushed() - before, std::memory_order_relaxed);
     if (box_.unlinked > 0) {
       // A broadcast to no link is a loss the library causes: counted in the stage as well.
-      context_access::lose(ctx, box_.unlinked);
+      ctx.count_dropped(box_.unlinked);
       counters_->unlinked.fetch_add(std::exchange(box_.unlinked, 0), std::memory_order_relaxed);
     }
   }
