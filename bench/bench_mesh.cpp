@@ -22,12 +22,10 @@ constexpr std::uint64_t events_per_iteration = 2'000'000;
 
 std::uint64_t expected_sum(std::uint64_t n, std::uint64_t sinks) { return sinks * n * (n - 1) / 2; }
 
-struct no_state {};
-
 /// Broadcasts what it receives.
 struct relay {
-  no_state init(const datamesh::node_args&) { return {}; }
-  no_state process(const event& x, no_state s, datamesh::node_context<event>& ctx) {
+  datamesh::none init(const datamesh::node_args&) { return {}; }
+  datamesh::none process(const event& x, datamesh::none s, datamesh::node_context<event>& ctx) {
     ctx.broadcast(x);
     return s;
   }

@@ -50,8 +50,8 @@ struct partitioned_counter : counter {
 
 /// Broadcasts what it receives; throws on 13, so its supervisor restarts it.
 struct unlucky {
-  mesh_logic::empty_state init(const node_args&) { return {}; }
-  mesh_logic::empty_state process(const int& x, mesh_logic::empty_state s, node_context<int>& ctx) {
+  mesh_logic::none init(const node_args&) { return {}; }
+  mesh_logic::none process(const int& x, mesh_logic::none s, node_context<int>& ctx) {
     if (x == 13) throw std::runtime_error("13 is unlucky");
     ctx.broadcast(x);
     return s;

@@ -105,7 +105,7 @@ class context_base {
   void log(log_level level, const std::string& text) { ctl_->ctl_log(level, text); }
   /// Counts `n` events this stage dropped on purpose (a filter that discards what it cannot
   /// route, a sampler): the library counts what it loses itself, and this adds what the stage's
-  /// own code loses to the same figure, `estimate_dropped_count` (a mesh node's `dropped`).
+  /// own code loses to the same figure, `estimate_dropped_count`.
   void count_dropped(std::size_t n) { ctl_->ctl_count_dropped(n); }
 
  protected:

@@ -142,12 +142,10 @@ struct text_sink : tracked {
 
 // -- mesh logic ---
 
-struct no_state {};
-
 /// Broadcasts what it receives, plus one.
 struct mesh_relay {
-  no_state init(const node_args&) { return {}; }
-  no_state process(const int& x, no_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     ctx.broadcast(x + 1);
     return s;
   }
@@ -155,16 +153,16 @@ struct mesh_relay {
 
 /// Sends what it receives to node `x % 4`, which may not be linked: the node then stops.
 struct mesh_router {
-  no_state init(const node_args&) { return {}; }
-  no_state process(const int& x, no_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     ctx.send(x % 4, x + 1);
     return s;
   }
 };
 
 struct mesh_sink {
-  no_state init(const node_args&) { return {}; }
-  no_state process(const int&, no_state s, node_context<void>&) { return s; }
+  none init(const node_args&) { return {}; }
+  none process(const int&, none s, node_context<void>&) { return s; }
 };
 
 exit_reason any_reason(byte_reader& in) {

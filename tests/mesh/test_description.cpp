@@ -517,8 +517,8 @@ TEST_CASE("F17: mistakes found only as the text starts are bad_description namin
 
 TEST_CASE("F17: a node whose init throws a datamesh::error fails with start_failed") {
   struct picky {
-    empty_state init(const node_args&) { throw error(errc::duplicate_node, "a user's own error"); }
-    empty_state process(const int&, empty_state s, node_context<int>&) { return s; }
+    none init(const node_args&) { throw error(errc::duplicate_node, "a user's own error"); }
+    none process(const int&, none s, node_context<int>&) { return s; }
   };
   fixture f;
   mesh m(f.rt);

@@ -34,8 +34,8 @@ struct summer {
 
 /// Sends each value to node ("sink", x % 2).
 struct parity_router {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     ctx.send(std::tuple{"sink", x % 2}, x);
     return s;
   }
@@ -43,8 +43,8 @@ struct parity_router {
 
 /// Throws on 13, passes the rest on.
 struct unlucky {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     if (x == 13) throw std::runtime_error("13 is unlucky");
     ctx.broadcast(x);
     return s;
@@ -53,8 +53,8 @@ struct unlucky {
 
 /// Stops with a reason on a negative value.
 struct stops_on_negative {
-  empty_state init(const node_args&) { return {}; }
-  node_result<empty_state> process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  node_result<none> process(const int& x, none s, node_context<int>& ctx) {
     if (x < 0) return exit_reason::error("negative input");
     ctx.broadcast(x);
     return s;
@@ -63,8 +63,8 @@ struct stops_on_negative {
 
 /// Refuses to start.
 struct bad_init {
-  empty_state init(const node_args&) { throw std::runtime_error("no config"); }
-  empty_state process(const int&, empty_state s, node_context<int>&) { return s; }
+  none init(const node_args&) { throw std::runtime_error("no config"); }
+  none process(const int&, none s, node_context<int>&) { return s; }
 };
 
 errc error_of(auto&& f) {
@@ -811,8 +811,8 @@ struct flaky {
 
 /// Stops normally on 0, with an error on a negative value; passes the rest on.
 struct stopper {
-  empty_state init(const node_args&) { return {}; }
-  node_result<empty_state> process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  node_result<none> process(const int& x, none s, node_context<int>& ctx) {
     if (x < 0) return exit_reason::error("negative input");
     if (x == 0) ctx.stop();
     ctx.broadcast(x);
@@ -1090,8 +1090,8 @@ TEST_CASE("F5: a restarted node takes nothing before its links are back, and los
 namespace {
 /// Passes on each datum less one, while it is above 0: a datum n goes n more hops.
 struct countdown {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     if (x > 0) ctx.broadcast(x - 1);
     return s;
   }
@@ -1126,8 +1126,8 @@ namespace {
 
 /// Broadcasts each value twice: what it makes outnumbers what it receives.
 struct doubler {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     ctx.broadcast(x);
     ctx.broadcast(x + 1000);
     return s;

@@ -73,8 +73,8 @@ TEST_CASE("snapshot: events in and out per node and per link, and the links' pen
 namespace {
 /// Broadcasts each datum ten times.
 struct tenfold {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     for (int i = 0; i < 10; ++i) ctx.broadcast(x);
     return s;
   }

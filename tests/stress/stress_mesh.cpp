@@ -25,8 +25,8 @@ using dmtest::mesh_logic::relay;
 
 /// Passes data on; throws on every value ending in 500, so its supervisor restarts it.
 struct flaky_relay {
-  dmtest::mesh_logic::empty_state init(const node_args&) { return {}; }
-  dmtest::mesh_logic::empty_state process(const int& x, dmtest::mesh_logic::empty_state s,
+  dmtest::mesh_logic::none init(const node_args&) { return {}; }
+  dmtest::mesh_logic::none process(const int& x, dmtest::mesh_logic::none s,
                                           node_context<int>& ctx) {
     if (x % 1000 == 500) throw std::runtime_error("injected fault");
     ctx.broadcast(x);

@@ -13,12 +13,10 @@ namespace dmtest::mesh_logic {
 
 using namespace datamesh;
 
-struct empty_state {};
-
 /// Broadcasts what it receives.
 struct relay {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<int>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<int>& ctx) {
     ctx.broadcast(x);
     return s;
   }
@@ -54,8 +52,8 @@ struct recorder {
 
 /// Turns ints into strings: its output does not fit an int node's input.
 struct stringify {
-  empty_state init(const node_args&) { return {}; }
-  empty_state process(const int& x, empty_state s, node_context<std::string>& ctx) {
+  none init(const node_args&) { return {}; }
+  none process(const int& x, none s, node_context<std::string>& ctx) {
     ctx.broadcast(std::to_string(x));
     return s;
   }

@@ -89,8 +89,8 @@ class stage_base : public actor {
   virtual bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) = 0;
   /// API -> stage: a message for `handle_info`, delivered at once.
   virtual bool post_message(std::any msg) = 0;
-  /// API -> producer: a note for its dispatcher, delivered at once (a dispatcher that keeps a
-  /// place for a consumer away learns it will not come back: mesh/mesh_dispatcher.hpp).
+  /// API -> producer: a note for its dispatcher, delivered at once (its optional `note`
+  /// member: dispatch/dispatcher.hpp).
   virtual bool post_dispatcher_note(std::any note) = 0;
   /// API -> producer: switch demand mode (SPEC rules 48-52).
   virtual bool post_demand_mode(producer_demand mode) = 0;

@@ -186,8 +186,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
       }
     }
     if constexpr (is_producer_consumer && requires { dispatcher_.initial_demand(); }) {
-      // A dispatcher that lets its producer_consumer run before any consumer subscribes (a mesh
-      // node without links still processes what it receives).
+      // A dispatcher that lets its producer_consumer run before any consumer subscribes: the
+      // stage processes what it receives and its dispatcher holds the output (dispatcher.hpp).
       downstream_demand_ = add_demand(downstream_demand_, dispatcher_.initial_demand());
     }
     for (const auto& [producer, sub_opts] : opts.subscribe_to) {
@@ -857,8 +857,8 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
                           [this](std::size_t n) { push(m_serve{n}); });
       }
       if constexpr (is_producer_consumer && requires { dispatcher_.take_back(); }) {
-        // Demand the dispatcher gave and withdraws (a mesh node's unlinked window, once it
-        // has a link): the stage emits no more than its consumers now allow.
+        // Demand the dispatcher gave (its initial demand) and withdraws once a consumer has
+        // come: the stage emits no more than its consumers now allow.
         const std::size_t back = dispatcher_.take_back();
         downstream_demand_ -= back < downstream_demand_ ? back : downstream_demand_;
       }

@@ -91,7 +91,7 @@ class mesh {
                        node_options opts = {}) {
     using traits = node_traits<L>;
     using in_t = typename traits::input_type;
-    using wire = detail::wire_t<typename traits::output_type>;
+    using event_t = detail::output_event_t<typename traits::output_type>;
     if (id.empty()) throw error(errc::bad_options, "a node id cannot be empty");
     if (opts.inlet_capacity == 0 || opts.batch() == 0) {
       throw error(errc::bad_options,
@@ -105,7 +105,7 @@ class mesh {
     auto n = std::make_shared<detail::mesh_node>();
     n->id = id;
     n->input = typeid(in_t);
-    n->output = typeid(wire);
+    n->output = typeid(event_t);
     n->counters = std::make_shared<detail::node_counters>();
     n->restart = opts.restart;
     n->discarded = [reg = std::weak_ptr(reg_), state = state_](const detail::mesh_node& node,
@@ -117,9 +117,9 @@ class mesh {
     };
     n->make_link = [](std::uint32_t key, const std::any& select, const node_id& from,
                       std::shared_ptr<link_gauge> gauge) {
-      mesh_link<wire> l{key, {}, std::move(gauge)};
+      mesh_link<event_t> l{key, {}, std::move(gauge)};
       if (select.has_value()) {
-        const auto* s = std::any_cast<selector<wire>>(&select);
+        const auto* s = std::any_cast<selector<event_t>>(&select);
         if (s == nullptr) {
           throw error(errc::bad_options, "the selector of a link from node " + from.str() +
                                              " must be a selector of its output type");
@@ -364,12 +364,12 @@ class mesh {
                           const typename node_traits<L>::args_type& args, std::size_t inlet_take,
                           std::vector<std::uint32_t> kept = {}) {
     using traits = node_traits<L>;
-    using wire = detail::wire_t<typename traits::output_type>;
+    using event_t = detail::output_event_t<typename traits::output_type>;
     // Where the node's stage notes its sends for its dispatcher.
     auto targets = std::make_shared<mesh_targets>();
     stage_options so;
     so.dispatcher_options =
-        typename mesh_dispatcher<wire>::options{.targets = targets, .away = std::move(kept)};
+        typename mesh_dispatcher<event_t>::options{.targets = targets, .away = std::move(kept)};
     return rt.start<detail::node_stage<L>>(so, n.id, logic, args, targets, n.counters,
                                            inlet_of(n.inlet, std::type_identity<L>{}), inlet_take);
   }

@@ -140,7 +140,7 @@ struct node_link {
 };
 
 template <class Out>
-using wire_t = std::conditional_t<std::is_void_v<Out>, none, Out>;
+using output_event_t = std::conditional_t<std::is_void_v<Out>, none, Out>;
 
 /// What a node's contexts share with its stage: its id, its links, the stage's context while
 /// the logic runs. Stage-owned.
@@ -148,9 +148,9 @@ template <class Out>
 struct node_outbox {
   node_id self;
   std::vector<node_link> links;
-  std::shared_ptr<mesh_targets> targets;  // shared with the node's dispatcher
-  context<wire_t<Out>>* ctx = nullptr;    // set for each callback that runs the logic
-  std::uint64_t unlinked = 0;             // broadcasts to no link in this callback
+  std::shared_ptr<mesh_targets> targets;        // shared with the node's dispatcher
+  context<output_event_t<Out>>* ctx = nullptr;  // set for each callback that runs the logic
+  std::uint64_t unlinked = 0;                   // broadcasts to no link in this callback
 };
 
 }  // namespace detail
@@ -408,11 +408,11 @@ class node_stage final {
   using traits = node_traits<L>;
   using in_t = typename traits::input_type;
   using out_t = typename traits::output_type;
-  using wire = wire_t<out_t>;
+  using event_t = output_event_t<out_t>;
   using state_t = typename traits::state_type;
 
  public:
-  using dispatcher_type = mesh_dispatcher<wire>;
+  using dispatcher_type = mesh_dispatcher<event_t>;
 
   /// `inlet_take`: the most data one callback takes from the inlet, so that a long feed leaves
   /// room between its batches for the stage's other messages.
@@ -428,23 +428,23 @@ class node_stage final {
     box_.targets = std::move(targets);
   }
 
-  void handle_events(std::span<const in_t> in, context<wire>& ctx) { run(in, ctx); }
+  void handle_events(std::span<const in_t> in, context<event_t>& ctx) { run(in, ctx); }
 
   /// Downstream demand with nothing from the links to meet it: the inlet's turn.
-  void handle_spare_demand(std::size_t n, context<wire>& ctx) {
+  void handle_spare_demand(std::size_t n, context<event_t>& ctx) {
     if (attached_) take_inlet(n, ctx);
   }
 
-  void handle_info(std::any& msg, context<wire>& ctx) {
+  void handle_info(std::any& msg, context<event_t>& ctx) {
     if (msg.type() != typeid(inlet_wake)) return;
     attached_ = true;  // the first wake is the attach's (inlet_queue::attach)
     take_inlet(ctx.spare_demand(), ctx);
   }
 
   void handle_subscribe(peer_role peer, const subscription& sub, const subscribe_options& opts,
-                        context<wire>&) {
+                        context<event_t>&) {
     if (peer != peer_role::consumer) return;
-    const auto* l = std::any_cast<mesh_link<wire>>(&opts.dispatch);
+    const auto* l = std::any_cast<mesh_link<event_t>>(&opts.dispatch);
     const auto* note = std::any_cast<link_note>(&opts.extra);
     if (l == nullptr) return;
     node_link link{sub.id(), l->key, note ? note->target : node_id(),
@@ -462,7 +462,7 @@ class node_stage final {
 
   /// A link whose receiver comes back keeps its place (marked away, for the dispatcher, which
   /// sees the cancel next); any other is forgotten.
-  void handle_cancel(const cancellation& why, const subscription& sub, context<wire>&) {
+  void handle_cancel(const cancellation& why, const subscription& sub, context<event_t>&) {
     auto it = std::find_if(box_.links.begin(), box_.links.end(),
                            [&](const node_link& l) { return l.sub == sub.id(); });
     if (it == box_.links.end()) return;
@@ -495,7 +495,7 @@ class node_stage final {
   }
 
   // Takes from the inlet what `spare` demand and `inlet_take_` allow, and runs the logic over it.
-  void take_inlet(std::size_t spare, context<wire>& ctx) {
+  void take_inlet(std::size_t spare, context<event_t>& ctx) {
     if (spare == 0) {
       // Nothing to take now: the next demand comes through handle_spare_demand, and a later
       // trigger may wake the stage again.
@@ -519,7 +519,7 @@ class node_stage final {
     }
   }
 
-  void run(std::span<const in_t> in, context<wire>& ctx) {
+  void run(std::span<const in_t> in, context<event_t>& ctx) {
     box_.ctx = &ctx;
     if (box_.targets->withdrawn) forget_withdrawn();
     const std::size_t before = ctx.pushed();
