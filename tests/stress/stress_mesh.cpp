@@ -27,7 +27,7 @@ using dmtest::mesh_logic::relay;
 struct flaky_relay {
   dmtest::mesh_logic::none init(const node_args&) { return {}; }
   dmtest::mesh_logic::none process(const int& x, dmtest::mesh_logic::none s,
-                                          node_context<int>& ctx) {
+                                   node_context<int>& ctx) {
     if (x % 1000 == 500) throw std::runtime_error("injected fault");
     ctx.broadcast(x);
     return s;
