@@ -30,29 +30,21 @@ void check_restart_type(restart_type t);
 /// Never blocks. Never allocates.
 bool should_restart(restart_type type, const exit_reason& reason) noexcept;
 
-// The pragmas keep the deprecated member's warning to the code that names it: without them
-// every implicit copy of the options would warn.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 /// The restart intensity of a supervisor: more than `max_restarts` restarts within `period`
-/// shut it down (OTP's `intensity` and `period`; SPEC rule 113).
+/// shut it down (OTP's `intensity` and `period`; SPEC rule 113). `period` was `max_seconds`,
+/// a name that held milliseconds.
 struct restart_intensity_options {
   std::size_t max_restarts = 3;
   /// The window restarts are counted in.
   std::chrono::milliseconds period = std::chrono::seconds(5);
-  /// The old name of `period`, which it overrides when set; kept for one release.
-  [[deprecated(
-      "use period (max_seconds held milliseconds)")]] std::optional<std::chrono::milliseconds>
-      max_seconds{};
 
-  /// `period`, or the deprecated `max_seconds` when it is set.
-  std::chrono::milliseconds window() const noexcept { return max_seconds ? *max_seconds : period; }
+  /// The window: `period`.
+  std::chrono::milliseconds window() const noexcept { return period; }
 
   /// Throws `datamesh::error` with `errc::bad_options` when the window is not positive.
   /// A window longer than any clock's range (`milliseconds::max()`) means "since the start".
   void validate() const;
 };
-#pragma GCC diagnostic pop
 
 /// Counts restarts in a sliding window.
 ///
