@@ -110,3 +110,14 @@ TEST_CASE("F14: a restart type outside the enumeration is bad_options") {
     }
   }
 }
+
+TEST_CASE("rule 113: the old name max_seconds still sets the window, over period") {
+  restart_intensity r({.max_restarts = 1, .period = 1h, .max_seconds = 5s});
+  CHECK(r.options().window() == 5s);
+  CHECK_THROWS_AS(restart_intensity({.max_seconds = 0ms}), error);
+  const auto t0 = restart_intensity::clock::time_point{} + 1h;
+  CHECK(r.add_restart(t0));
+  CHECK(r.add_restart(t0 + 6s));  // the first is out of the 5 s window
+  CHECK_FALSE(r.add_restart(t0 + 7s));
+  CHECK(restart_intensity_options{}.window() == 5s);
+}

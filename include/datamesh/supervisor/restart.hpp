@@ -31,15 +31,18 @@ void check_restart_type(restart_type t);
 bool should_restart(restart_type type, const exit_reason& reason) noexcept;
 
 /// The restart intensity of a supervisor: more than `max_restarts` restarts within `period`
-/// shut it down (OTP's `intensity` and `period`; SPEC rule 113). `period` was `max_seconds`,
-/// a name that held milliseconds.
+/// shut it down (OTP's `intensity` and `period`; SPEC rule 113).
 struct restart_intensity_options {
   std::size_t max_restarts = 3;
   /// The window restarts are counted in.
   std::chrono::milliseconds period = std::chrono::seconds(5);
+  /// The old name of `period` (it held milliseconds), which it overrides when set; kept for one
+  /// release. Not marked [[deprecated]]: a deprecated member with a default warns at every
+  /// designated initialiser that leaves it out, which would break users' -Werror builds.
+  std::optional<std::chrono::milliseconds> max_seconds{};
 
-  /// The window: `period`.
-  std::chrono::milliseconds window() const noexcept { return period; }
+  /// The window: `period`, or the old `max_seconds` when it is set.
+  std::chrono::milliseconds window() const noexcept { return max_seconds ? *max_seconds : period; }
 
   /// Throws `datamesh::error` with `errc::bad_options` when the window is not positive.
   /// A window longer than any clock's range (`milliseconds::max()`) means "since the start".
