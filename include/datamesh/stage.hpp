@@ -23,7 +23,8 @@
 /// Invalid: a struct with neither callback, or with both, or whose `handle_events` does not take
 /// a `std::span<const In>` first; each fails with a sentence naming the rule broken.
 ///
-/// Optional callbacks, each with GenStage's default when absent:
+/// Optional callbacks, each with GenStage's default when absent (one under its name but in
+/// another form, say an `init` taking another context, is a compile error naming the form):
 ///   - `void init(context<Out>&)`: runs once before anything else (the constructor takes the
 ///     start arguments; `init` may stop the stage or set its demand mode).
 ///   - `R handle_subscribe(peer_role, const subscription&, const subscribe_options&,

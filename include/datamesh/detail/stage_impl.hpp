@@ -82,10 +82,73 @@ class stage_impl final : public engine_of<S> {
     return c;
   }
 
+  /// An optional callback under its name but in another form is a compile error that names the
+  /// form: otherwise the engine would not call it, and its feature would be off without a word.
+  /// A member function found by name alone (not an overload set or a template) is checked.
+  static constexpr bool forms_checked() {
+    constexpr optional_callbacks c = callbacks_of();
+    static_assert(
+        c.init || !requires { requires std::is_member_function_pointer_v<decltype(&S::init)>; },
+        "the stage's init is never called: its form must be `void init(context<Out>&)`");
+    static_assert(
+        c.handle_subscribe ||
+            !requires {
+              requires std::is_member_function_pointer_v<decltype(&S::handle_subscribe)>;
+            },
+        "the stage's handle_subscribe is never called: its form must be `R handle_subscribe("
+        "peer_role, const subscription&, const subscribe_options&, context<Out>&)`, R void or "
+        "demand_mode");
+    static_assert(
+        c.handle_cancel ||
+            !requires {
+              requires std::is_member_function_pointer_v<decltype(&S::handle_cancel)>;
+            },
+        "the stage's handle_cancel is never called: its form must be `void handle_cancel(const "
+        "cancellation&, const subscription&, context<Out>&)`");
+    static_assert(
+        c.handle_info ||
+            !requires { requires std::is_member_function_pointer_v<decltype(&S::handle_info)>; },
+        "the stage's handle_info is never called: its form must be `void handle_info(std::any&, "
+        "context<Out>&)`");
+    static_assert(
+        c.handle_call ||
+            !requires { requires std::is_member_function_pointer_v<decltype(&S::handle_call)>; },
+        "the stage's handle_call is never called: its form must be `R handle_call(std::any&, "
+        "call_reply&, context<Out>&)`, R void or std::any");
+    static_assert(
+        c.defer_stop ||
+            !requires { requires std::is_member_function_pointer_v<decltype(&S::defer_stop)>; },
+        "the stage's defer_stop is never called: its form must be `bool defer_stop(const "
+        "exit_reason&, context<Out>&)`");
+    static_assert(
+        c.format_discarded ||
+            !requires {
+              requires std::is_member_function_pointer_v<decltype(&S::format_discarded)>;
+            },
+        "the stage's format_discarded is never called: its form must be `bool "
+        "format_discarded(std::size_t)`");
+    static_assert(
+        has_terminate ||
+            !requires { requires std::is_member_function_pointer_v<decltype(&S::terminate)>; },
+        "the stage's terminate is never called: its form must be `void terminate(const "
+        "exit_reason&)`");
+    static_assert(
+        c.handle_spare_demand || !engine::is_producer_consumer ||
+            !requires {
+              requires std::is_member_function_pointer_v<decltype(&S::handle_spare_demand)>;
+            },
+        "the stage's handle_spare_demand is never called: its form must be `void "
+        "handle_spare_demand(std::size_t, context<Out>&)`");
+    return true;
+  }
+
+  static constexpr bool has_terminate = requires(S & s, const exit_reason& r) { s.terminate(r); };
+
  public:
   template <class... Args>
   stage_impl(std::shared_ptr<runtime_state> rt, const stage_options& opts, Args&&... args)
       : engine(std::move(rt), opts, callbacks_of()) {
+    static_assert(forms_checked());
     emplace_user(user_, std::forward<Args>(args)...);
   }
 
@@ -168,7 +231,7 @@ class stage_impl final : public engine_of<S> {
   }
 
   void user_terminate([[maybe_unused]] const exit_reason& why) override {
-    if constexpr (requires(S & s) { s.terminate(why); }) {
+    if constexpr (has_terminate) {
       if (user_) user_->terminate(why);
     }
   }
