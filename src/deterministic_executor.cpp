@@ -34,7 +34,7 @@ deterministic_executor::~deterministic_executor() {
   destroy();
 }
 
-void deterministic_executor::enqueue(detail::unique_function f) {
+void deterministic_executor::post(detail::unique_function f) {
   std::lock_guard lock(mutex_);
   queue_.push_back(std::move(f));
 }

@@ -46,8 +46,8 @@ void async_info(const stage_ref& stage, std::any msg) noexcept {
 }
 
 std::future<std::any> call(const stage_ref& stage, std::any request) {
-  auto reply = std::make_shared<std::promise<std::any>>();
-  auto f = reply->get_future();
+  detail::reply_once<std::any> reply;  // unanswered: broken promise, as documented
+  auto f = reply.future();
   if (!live(stage, "call").post_call(std::move(request), std::move(reply))) {
     throw error(errc::no_stage, "call: the stage has exited");
   }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
+#include <datamesh/detail/reply_once.hpp>
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/fwd.hpp>
 #include <datamesh/log.hpp>
@@ -34,26 +35,15 @@ namespace datamesh {
 /// Thread safety: copies share one reply; answer it once.
 class call_reply {
  public:
-  explicit call_reply(std::shared_ptr<std::promise<std::any>> p) noexcept : p_(std::move(p)) {}
+  explicit call_reply(detail::reply_once<std::any> r) noexcept : r_(std::move(r)) {}
   /// Answers the call; a second answer is ignored.
-  void operator()(std::any value) {
-    if (p_ && !*answered_) {
-      *answered_ = true;
-      p_->set_value(std::move(value));
-    }
-  }
-  bool replied() const noexcept { return *answered_; }
+  void operator()(std::any value) { r_(std::move(value)); }
+  bool replied() const noexcept { return r_.answered(); }
   /// Internal: fails the call with `e` unless it was answered.
-  void fail(std::exception_ptr e) {
-    if (p_ && !*answered_) {
-      *answered_ = true;
-      p_->set_exception(std::move(e));
-    }
-  }
+  void fail(std::exception_ptr e) noexcept { r_.fail(std::move(e)); }
 
  private:
-  std::shared_ptr<std::promise<std::any>> p_;
-  std::shared_ptr<bool> answered_ = std::make_shared<bool>(false);
+  detail::reply_once<std::any> r_;
 };
 
 namespace detail {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <datamesh/demand.hpp>
+#include <datamesh/detail/reply_once.hpp>
 #include <datamesh/exit_reason.hpp>
 #include <datamesh/runtime/detail/actor.hpp>
 #include <datamesh/stage_role.hpp>
@@ -86,7 +87,7 @@ class stage_base : public actor {
   /// API -> stage: an info delivered behind the events buffered now (SPEC section E).
   virtual bool post_info(std::any msg, std::shared_ptr<std::promise<void>> done) = 0;
   /// API -> stage: a request for `handle_call`, answered through `reply`.
-  virtual bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) = 0;
+  virtual bool post_call(std::any request, reply_once<std::any> reply) = 0;
   /// API -> stage: a message for `handle_info`, delivered at once.
   virtual bool post_message(std::any msg) = 0;
   /// API -> producer: a note for its dispatcher, delivered at once (its optional `note`

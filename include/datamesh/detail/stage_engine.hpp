@@ -228,7 +228,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   bool post_info(std::any msg, std::shared_ptr<std::promise<void>> done) override {
     return push(m_info{std::move(msg), std::move(done)});
   }
-  bool post_call(std::any request, std::shared_ptr<std::promise<std::any>> reply) override {
+  bool post_call(std::any request, reply_once<std::any> reply) override {
     return push(m_call{std::move(request), std::move(reply)});
   }
   bool post_message(std::any msg) override { return push(m_message{std::move(msg)}); }
@@ -293,7 +293,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
   };
   struct m_call {
     std::any request;
-    std::shared_ptr<std::promise<std::any>> reply;
+    reply_once<std::any> reply;
   };
   struct m_message {
     std::any msg;
@@ -468,7 +468,7 @@ class stage_engine : public stage_base, public event_sink<event_or_none<Input>>,
     } else if (auto* r = std::get_if<m_cancel_request>(&m)) {
       if (r->done) r->done->set_value();  // the subscription ended with the stage
     } else if (auto* c = std::get_if<m_call>(&m)) {
-      c->reply->set_exception(std::make_exception_ptr(
+      c->reply.fail(std::make_exception_ptr(
           error(errc::no_stage, "stage '" + display_name() + "' exited before the call")));
     } else if (auto* i = std::get_if<m_info>(&m)) {
       if (i->done) {

@@ -10,9 +10,9 @@
 /// "the child is killed after 5 s" takes no time at all and never flakes.
 #pragma once
 
+#include <datamesh/runtime/detail/posting_executor.hpp>
 #include <datamesh/runtime/detail/unique_function.hpp>
 
-#include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 
 #include <chrono>
@@ -42,37 +42,8 @@ class deterministic_executor : public boost::asio::execution_context {
 
   ~deterministic_executor();
 
-  /// The Asio executor that posts into this queue.
-  class executor_type {
-   public:
-    explicit executor_type(deterministic_executor& ctx) noexcept : ctx_(&ctx) {}
-
-    template <class F>
-    void execute(F&& f) const {
-      ctx_->enqueue(detail::unique_function(std::forward<F>(f)));
-    }
-    boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
-      return *ctx_;
-    }
-    static constexpr boost::asio::execution::blocking_t query(
-        boost::asio::execution::blocking_t) noexcept {
-      return boost::asio::execution::blocking.never;
-    }
-    executor_type require(boost::asio::execution::blocking_t::never_t) const noexcept {
-      return *this;
-    }
-    friend bool operator==(const executor_type& a, const executor_type& b) noexcept {
-      return a.ctx_ == b.ctx_;
-    }
-    friend bool operator!=(const executor_type& a, const executor_type& b) noexcept {
-      return a.ctx_ != b.ctx_;
-    }
-    deterministic_executor& context() const noexcept { return *ctx_; }
-
-   private:
-    deterministic_executor* ctx_;
-  };
-
+  /// The Asio executor that posts into this queue (`context()` gives this executor back).
+  using executor_type = detail::posting_executor<deterministic_executor>;
   executor_type get_executor() noexcept { return executor_type(*this); }
 
   /// Runs one queued handler; false if none was queued.
@@ -102,7 +73,9 @@ class deterministic_executor : public boost::asio::execution_context {
   std::size_t pending_timers() const;
 
  private:
-  void enqueue(detail::unique_function f);
+  friend executor_type;
+  /// Queues `f` (what the executor's `execute` does). Thread-safe.
+  void post(detail::unique_function f);
   /// Queues the timers due at `now_`. Requires `mutex_`.
   void release_due_timers();
 

@@ -16,6 +16,7 @@
 /// deterministic executor, step the executor until they are ready.
 #pragma once
 
+#include <datamesh/detail/reply_once.hpp>
 #include <datamesh/runtime/runtime.hpp>
 #include <datamesh/stage_calls.hpp>
 #include <datamesh/start.hpp>
@@ -49,40 +50,12 @@ using supervisor_options [[deprecated("use dynamic_supervisor_options")]] =
 
 namespace detail {
 
-/// The reply to one supervisor request: a promise that fails with `no_stage` if the supervisor
-/// drops the request unanswered (it exited first).
-///
-/// Thread safety: copies share one promise; answer it once, from the supervisor's stage.
+/// The reply to one supervisor request: fails with `no_stage` if the supervisor drops the
+/// request unanswered (it exited first).
 template <class T>
-class pending_reply {
+class pending_reply : public reply_once<T> {
  public:
-  pending_reply() : s_(std::make_shared<state>()) {}
-  std::future<T> future() { return s_->promise.get_future(); }
-
-  template <class... V>
-  void operator()(V&&... v) {
-    if (s_->answered) return;
-    s_->answered = true;
-    s_->promise.set_value(std::forward<V>(v)...);
-  }
-  void fail(std::exception_ptr e) {
-    if (s_->answered) return;
-    s_->answered = true;
-    s_->promise.set_exception(std::move(e));
-  }
-
- private:
-  struct state {
-    std::promise<T> promise;
-    bool answered = false;
-    ~state() {
-      if (!answered) {
-        promise.set_exception(std::make_exception_ptr(
-            error(errc::no_stage, "the supervisor exited before answering")));
-      }
-    }
-  };
-  std::shared_ptr<state> s_;
+  pending_reply() : reply_once<T>("the supervisor exited before answering") {}
 };
 
 /// Requests to a supervisor, sent to its `handle_info`.

@@ -23,9 +23,9 @@
 #pragma once
 
 #include <datamesh/runtime/detail/actor.hpp>
+#include <datamesh/runtime/detail/posting_executor.hpp>
 #include <datamesh/runtime/detail/unique_function.hpp>
 
-#include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 
 #include <atomic>
@@ -66,33 +66,7 @@ class thread_pool : public boost::asio::execution_context {
   bool on_this_thread() const noexcept;
 
   /// The Asio executor posting to this pool.
-  class executor_type {
-   public:
-    explicit executor_type(thread_pool& p) noexcept : pool_(&p) {}
-    template <class F>
-    void execute(F&& f) const {
-      pool_->post(unique_function(std::forward<F>(f)));
-    }
-    boost::asio::execution_context& query(boost::asio::execution::context_t) const noexcept {
-      return *pool_;
-    }
-    static constexpr boost::asio::execution::blocking_t query(
-        boost::asio::execution::blocking_t) noexcept {
-      return boost::asio::execution::blocking.never;
-    }
-    executor_type require(boost::asio::execution::blocking_t::never_t) const noexcept {
-      return *this;
-    }
-    friend bool operator==(const executor_type& a, const executor_type& b) noexcept {
-      return a.pool_ == b.pool_;
-    }
-    friend bool operator!=(const executor_type& a, const executor_type& b) noexcept {
-      return a.pool_ != b.pool_;
-    }
-
-   private:
-    thread_pool* pool_;
-  };
+  using executor_type = posting_executor<thread_pool>;
   executor_type get_executor() noexcept { return executor_type(*this); }
 
  private:
