@@ -1,6 +1,7 @@
 #include <datamesh/runtime/detail/timer_service.hpp>
 #include <datamesh/runtime/deterministic_executor.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -74,22 +75,19 @@ class deterministic_timers final : public timer_service {
   clock::time_point now() const override { return ex_->now(); }
 
   void after(clock::duration d, unique_function f) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopped_) return;
-    }
-    ex_->add_timer(ex_->now() + d, std::move(f));
+    if (stopped_->load()) return;
+    // The executor keeps the timer; the flag makes one that comes due after shutdown a no-op,
+    // so that shutdown drops the pending timers as a timer thread's does.
+    ex_->add_timer(ex_->now() + d, [stopped = stopped_, f = std::move(f)]() mutable {
+      if (!stopped->load()) f();
+    });
   }
 
-  void shutdown() override {
-    std::lock_guard lock(mutex_);
-    stopped_ = true;
-  }
+  void shutdown() override { stopped_->store(true); }
 
  private:
   deterministic_executor* ex_;
-  std::mutex mutex_;
-  bool stopped_ = false;  // guarded by mutex_
+  std::shared_ptr<std::atomic<bool>> stopped_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace
