@@ -7,7 +7,8 @@
 # datamesh_discover_doctests(<target> [TEST_PREFIX <p>] [TIMEOUT <s>] [LABELS <l>...]
 #                            [PROPERTIES <p> <v>...])
 #   doctest_discover_tests(<target>) (one ctest test per TEST_CASE, listed at build time), then
-#   applies TIMEOUT, LABELS, ENVIRONMENT and PROPERTIES to the discovered tests. The properties are
+#   applies TIMEOUT, LABELS, ENVIRONMENT and PROPERTIES to the discovered tests, and fails one that
+#   ran no test case (a name doctest's discovery mangled). The properties are
 #   applied from our own TEST_INCLUDE_FILES script rather than through doctest's PROPERTIES
 #   argument, because doctest 2.4.9 flattens list values such as ENVIRONMENT "A=1;B=2".
 include_guard(GLOBAL)
@@ -50,7 +51,10 @@ function(datamesh_discover_doctests target)
     TEST_PREFIX "${arg_TEST_PREFIX}"
     TEST_LIST ${list_var})
 
-  set(props "")
+  # A test whose filter matched no test case passes with exit code 0; make it fail. (A name
+  # with ';' was cut at the ';' by the discovery, and its test ran nothing.)
+  _datamesh_bracket(no_case "test cases: *0 [|]")
+  set(props " FAIL_REGULAR_EXPRESSION ${no_case}")
   if(arg_TIMEOUT)
     string(APPEND props " TIMEOUT ${arg_TIMEOUT}")
   endif()
@@ -66,9 +70,6 @@ function(datamesh_discover_doctests target)
     _datamesh_bracket(quoted "${p}")
     string(APPEND props " ${quoted}")
   endforeach()
-  if(props STREQUAL "")
-    return()
-  endif()
 
   # Runs inside ctest, after doctest's own include file has defined ${list_var}; it is undefined
   # when the executable has not been built yet (doctest then adds a *_NOT_BUILT test).

@@ -58,7 +58,7 @@ void check_follows_mode(cancel_mode mode, const stage_ref& consumer, const journ
 
 }  // namespace
 
-TEST_CASE("faults: a producer throws; its consumer follows its cancel mode; the rest runs on") {
+TEST_CASE("faults: a producer throws, its consumer follows its cancel mode, the rest runs on") {
   for (fault_point at : {fault_point::handle_demand, fault_point::handle_info}) {
     for (cancel_mode mode : all_modes) {
       CAPTURE(to_string(at));
@@ -89,7 +89,7 @@ TEST_CASE("faults: a producer throws; its consumer follows its cancel mode; the 
   }
 }
 
-TEST_CASE("faults: a consumer throws in any callback; only it stops, its producer runs on") {
+TEST_CASE("faults: a consumer throws in any callback, only it stops, its producer runs on") {
   for (fault_point at :
        {fault_point::handle_subscribe, fault_point::handle_events, fault_point::handle_info}) {
     CAPTURE(to_string(at));
@@ -117,7 +117,7 @@ TEST_CASE("faults: a consumer throws in any callback; only it stops, its produce
   }
 }
 
-TEST_CASE("faults: a producer_consumer throws; downstream follows its mode, upstream runs on") {
+TEST_CASE("faults: a producer_consumer throws, downstream follows its mode, upstream runs on") {
   for (fault_point at : {fault_point::handle_events, fault_point::handle_info}) {
     for (cancel_mode mode : all_modes) {
       CAPTURE(to_string(at));

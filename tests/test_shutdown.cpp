@@ -137,7 +137,7 @@ TEST_CASE("F3: a supervisor with no children whose handle was dropped stops with
   CHECK(f.rt.stage_count() == 0);
 }
 
-TEST_CASE("F7: an on_exit callback that throws is logged; the others run, the runtime goes on") {
+TEST_CASE("F7: an on_exit callback that throws is logged, the others run, the runtime goes on") {
   journal j1, j2;
   fixture f;
   auto a = f.rt.start<sink>(&j1);
@@ -178,7 +178,7 @@ TEST_CASE("F7: a logger that throws loses its line, not the process or the stage
   terminated_once_by_shutdown(pj);
 }
 
-TEST_CASE("F8: a stop overtakes the batches queued to a stage; only the running callback ends") {
+TEST_CASE("F8: a stop overtakes the batches queued to a stage, only the running callback ends") {
   // A slow consumer with many batches queued must not make its stop wait for all of them: the
   // stop goes ahead of them, and what was queued is discarded.
   journal pj, cj;
@@ -339,7 +339,7 @@ TEST_CASE("drain: a pipeline ends with every event delivered and each stage exit
   }
 }
 
-TEST_CASE("drain: a consumer drains once every producer of it has; a middle stage stops input") {
+TEST_CASE("drain: a consumer drains once every producer of it has, a middle stage stops input") {
   journal p1j, p2j, rj, cj;
   fixture f;
   auto p1 = f.rt.start<manual_source>(&p1j);

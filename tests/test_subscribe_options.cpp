@@ -177,7 +177,7 @@ TEST_CASE("rule 95: a reason made from an exception keeps its what() and the exc
   }
 }
 
-TEST_CASE("every enumeration value reads as its name; a value outside it reads unknown") {
+TEST_CASE("every enumeration value reads as its name, a value outside it reads unknown") {
   using namespace datamesh;
   auto name = [](auto v) { return std::string(to_string(v)); };
   CHECK(name(errc::bad_options) == "bad_options");

@@ -45,7 +45,7 @@ const int consumer_a = 0, consumer_b = 0, consumer_c = 0;  // identities: their 
 
 }  // namespace
 
-TEST_CASE("rule 71: every subscriber gets every event; upstream demand is the minimum") {
+TEST_CASE("rule 71: every subscriber gets every event, upstream demand is the minimum") {
   dispatcher d;
   CHECK(d.subscribe(a, {}, &consumer_a) == 0);
   CHECK(d.subscribe(b, {}, &consumer_b) == 0);
@@ -71,7 +71,7 @@ TEST_CASE("rule 72: a shared demand goes upstream once, not once per subscriber"
   CHECK(d.ask(a, 5) == 0);  // a is ahead; nothing more is shared yet
 }
 
-TEST_CASE("rule 73: a subscriber that never asks stalls everyone; cancelling it releases demand") {
+TEST_CASE("rule 73: a subscriber that never asks stalls everyone, cancelling it releases demand") {
   dispatcher d;
   d.subscribe(a, {}, &consumer_a);
   d.subscribe(b, {}, &consumer_b);
@@ -258,7 +258,7 @@ TEST_CASE("rule 35: on stages, a consumer subscribing twice keeps its first subs
   CHECK(cj.flat().size() >= before + 10);  // the first subscription still flows
 }
 
-TEST_CASE("rule 76: a selector of the wrong type fails at subscribe; the producer keeps running") {
+TEST_CASE("rule 76: a selector of the wrong type fails at subscribe, the producer keeps running") {
   journal pj, cj;
   fixture f;
   auto p = f.rt.start<broadcaster>(&pj);

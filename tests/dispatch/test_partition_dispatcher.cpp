@@ -133,7 +133,7 @@ TEST_CASE("rule 81: subscribing needs a known, free partition") {
   CHECK(d.subscribe(b, part(1)) == 0);
 }
 
-TEST_CASE("rule 82: upstream demand is the sum of asks; a partition's surplus queues") {
+TEST_CASE("rule 82: upstream demand is the sum of asks, a partition's surplus queues") {
   driver t(mod(2));
   t.d.subscribe(a, part(0));
   t.d.subscribe(b, part(1));
@@ -159,7 +159,7 @@ TEST_CASE("rule 82: events beyond the total awaited are the producer's leftovers
   CHECK(t.take() == std::vector<sent>{{a, {0, 2}}});
 }
 
-TEST_CASE("rule 83: a partition without subscriber queues; it is delivered on subscribe and ask") {
+TEST_CASE("rule 83: a partition without subscriber queues, it is delivered on subscribe and ask") {
   driver t(mod(2));
   t.d.subscribe(a, part(0));
   t.ask(a, 6);
@@ -195,7 +195,7 @@ TEST_CASE("rule 83: DataMesh bounds each partition queue by the producer's buffe
   CHECK(logs.size() == 2);
 }
 
-TEST_CASE("rule 84: cancelling drops the queue and asks for it again; demand becomes pending") {
+TEST_CASE("rule 84: cancelling drops the queue and asks for it again, demand becomes pending") {
   driver t(mod(2));
   t.d.subscribe(a, part(0));
   t.d.subscribe(b, part(1));
@@ -283,7 +283,7 @@ TEST_CASE("rule 82: on stages, each key lands on its own consumer, in order") {
   }
 }
 
-TEST_CASE("rule 81: on stages, a bad partition fails at subscribe; a taken one is refused") {
+TEST_CASE("rule 81: on stages, a bad partition fails at subscribe, a taken one is refused") {
   journal pj, j0, j1, jx;
   fixture f;
   auto p = f.rt.start<partitioned>(partitioned_by(2), &pj);

@@ -55,7 +55,7 @@ TEST_CASE("route: each event goes to the target its key names, at that target's 
   CHECK(t.take() == std::vector<sent>{{a, {3}}});
 }
 
-TEST_CASE("route: the target key must be given, of the key type; a taken target is refused") {
+TEST_CASE("route: the target key must be given, of the key type, a taken target is refused") {
   dispatcher d(by_size());
   CHECK(error_of([&] { d.check_subscribe({}); }) == datamesh::errc::bad_options);
   CHECK(error_of([&] { d.check_subscribe({.dispatch = 5}); }) == datamesh::errc::bad_options);

@@ -371,7 +371,7 @@ TEST_CASE("mesh: sending to a node that is not connected stops only the sender")
   CHECK(other == std::vector<int>{5});
 }
 
-TEST_CASE("mesh: logic that throws stops its node with the reason; the others go on") {
+TEST_CASE("mesh: logic that throws stops its node with the reason, the others go on") {
   std::vector<int> got, side;
   fixture f;
   mesh m(f.rt);
@@ -461,7 +461,7 @@ TEST_CASE("mesh: an inlet batch below 1 is refused, under its old name max_deman
   CHECK(got == std::vector<int>{5});
 }
 
-TEST_CASE("mesh: trigger_data waits for room; on a deterministic runtime it runs the executor") {
+TEST_CASE("mesh: trigger_data waits for room, on a deterministic runtime it runs the executor") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
@@ -506,7 +506,7 @@ TEST_CASE("mesh: async triggers still waiting fail with no_stage when their node
   CHECK(error_of([&] { m.async_trigger_data("sink", 3, record); }) == errc::unknown_node);
 }
 
-TEST_CASE("F6: async triggers waiting for room are bounded by inlet_capacity; beyond, inlet_full") {
+TEST_CASE("F6: async triggers waiting for room are bounded by inlet_capacity, beyond, inlet_full") {
   for (std::size_t capacity : {std::size_t{1}, std::size_t{4}, std::size_t{50}}) {
     CAPTURE(capacity);
     std::vector<int> got, accepted;
@@ -534,7 +534,7 @@ TEST_CASE("F6: async triggers waiting for room are bounded by inlet_capacity; be
   }
 }
 
-TEST_CASE("F7: an async_trigger_data handler that throws is logged; the mesh goes on") {
+TEST_CASE("F7: an async_trigger_data handler that throws is logged, the mesh goes on") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
@@ -547,7 +547,7 @@ TEST_CASE("F7: an async_trigger_data handler that throws is logged; the mesh goe
   CHECK(got == std::vector<int>{1, 2});
 }
 
-TEST_CASE("try_trigger_data answers closed for a node that has stopped; it never throws for it") {
+TEST_CASE("try_trigger_data answers closed for a node that has stopped, it never throws for it") {
   fixture f;
   mesh m(f.rt);
   m.start_node("n", stops_on_negative{}, {});
@@ -635,7 +635,7 @@ TEST_CASE("mesh: trigger_all feeds a node from the range itself once the inlet i
   CHECK(m.figures("sink").in == 5000);
 }
 
-TEST_CASE("mesh: what reading trigger_all's range throws reaches its caller; the node goes on") {
+TEST_CASE("mesh: what reading trigger_all's range throws reaches its caller, the node goes on") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);
@@ -908,7 +908,7 @@ TEST_CASE("mesh: restart types decide which exits restart a supervised node") {
   }
 }
 
-TEST_CASE("mesh: too many restarts give a supervised node up; the other nodes go on") {
+TEST_CASE("mesh: too many restarts give a supervised node up, the other nodes go on") {
   std::vector<int> got;
   int inits = 0;
   fixture f;
@@ -1012,7 +1012,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("F5: a sender keeps no place for a receiver given up; it goes on with its other links") {
+TEST_CASE("F5: a sender keeps no place for a receiver given up, it goes on with its other links") {
   std::vector<int> got;
   std::vector<int> other;
   fixture f;
@@ -1208,7 +1208,7 @@ TEST_CASE("mesh settle: data lost on the way count as done, so settle never wait
   CHECK(m.figures("alone").unlinked == 2);
 }
 
-TEST_CASE("mesh settle: an empty mesh is settled; from a node's process it is would_deadlock") {
+TEST_CASE("mesh settle: an empty mesh is settled, from a node's process it is would_deadlock") {
   fixture f;
   mesh m(f.rt);
   m.settle();

@@ -203,7 +203,7 @@ TEST_CASE("mesh dispatcher: an event no link takes is dropped and counted, and a
   CHECK(r.upstream == before + 2);  // link 1's demand is untouched: two more may come
 }
 
-TEST_CASE("mesh dispatcher: removing a link frees the others; the last gives the window back") {
+TEST_CASE("mesh dispatcher: removing a link frees the others, the last gives the window back") {
   rig r;
   r.link(1, 10);
   r.link(2, 20);

@@ -123,7 +123,7 @@ TEST_CASE("snapshot: the inlet's depth counts data triggered and not yet taken")
   CHECK(m.snapshot().node("sink")->in == 3);
 }
 
-TEST_CASE("snapshot: a link's events count over its whole life; a removed link leaves it") {
+TEST_CASE("snapshot: a link's events count over its whole life, a removed link leaves it") {
   std::vector<int> got;
   fixture f;
   mesh m(f.rt);

@@ -110,7 +110,7 @@ TEST_CASE("rule 109: each event starts one worker with the event appended to the
   CHECK(calls[2] == "w20");
 }
 
-TEST_CASE("rule 110: at most max_demand live children; 10/8 asks 8 after the 8th exit") {
+TEST_CASE("rule 110: at most max_demand live children, 10/8 asks 8 after the 8th exit") {
   journal pj;
   manual_worker w;
   fixture f;
@@ -182,7 +182,7 @@ TEST_CASE("rule 111: a child that fails to start is not recorded and frees its s
   stop(producer);
 }
 
-TEST_CASE("rule 112: temporary children are never restarted; their slot frees") {
+TEST_CASE("rule 112: temporary children are never restarted, their slot frees") {
   journal pj;
   manual_worker w;
   fixture f;
@@ -208,7 +208,7 @@ TEST_CASE("rule 112: transient children restart after a failure and keep their s
   CHECK(w.started == 3);
 }
 
-TEST_CASE("rule 113: too many restarts shut it down with shutdown; the producer hears it") {
+TEST_CASE("rule 113: too many restarts shut it down with shutdown, the producer hears it") {
   journal pj;
   manual_worker w;
   fixture f;
@@ -266,7 +266,7 @@ TEST_CASE("rule 115: start_child that fails to start is an error, and it runs on
 }
 
 TEST_CASE(
-    "rule 116: terminate_child frees a slot; works on a restarting child; unknown is an error") {
+    "rule 116: terminate_child frees a slot, works on a restarting child, unknown is an error") {
   journal pj;
   manual_worker w;
   fixture f;
