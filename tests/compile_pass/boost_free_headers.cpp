@@ -28,7 +28,7 @@
 // Every Boost header includes <boost/config.hpp> (Asio's through its own config), which
 // defines BOOST_CONFIG_HPP; <boost/version.hpp> defines BOOST_VERSION.
 #if defined(BOOST_CONFIG_HPP) || defined(BOOST_VERSION) || defined(BOOST_ASIO_VERSION)
-#error "a stage-layer header includes Boost; see tests/compile_pass/boost_free_headers.cpp"
+#  error "a stage-layer header includes Boost; see tests/compile_pass/boost_free_headers.cpp"
 #endif
 
 // A stage written against these headers alone compiles (it is started elsewhere).

@@ -100,9 +100,7 @@ class stage_impl final : public engine_of<S> {
         "demand_mode");
     static_assert(
         c.handle_cancel ||
-            !requires {
-              requires std::is_member_function_pointer_v<decltype(&S::handle_cancel)>;
-            },
+            !requires { requires std::is_member_function_pointer_v<decltype(&S::handle_cancel)>; },
         "the stage's handle_cancel is never called: its form must be `void handle_cancel(const "
         "cancellation&, const subscription&, context<Out>&)`");
     static_assert(
