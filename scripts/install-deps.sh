@@ -14,6 +14,9 @@ packages=(
   clang-format-14      # the formatting check in .ci/run
   clang-16             # the libFuzzer target (the fuzz preset)
   libclang-rt-16-dev   # libFuzzer and clang's sanitizer runtimes
+  libhiredis-dev       # the optional Redis Streams connector (datamesh::redis): hiredis 0.14
+  pkgconf              # finds hiredis
+  redis-server         # 7.0: the connector's tests start their own, on 127.0.0.1
   ca-certificates
   git
 )
