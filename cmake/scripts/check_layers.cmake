@@ -11,7 +11,7 @@
 #   2 runtime     runtime/
 #   4 supervision supervisor/
 #   5 mesh        mesh/
-#   6 flow        flow/
+#   6 flow        flow/, redis/ (the optional connector)
 #   3 stages      everything else at the root and in detail/
 #   9             datamesh.hpp, the umbrella
 cmake_minimum_required(VERSION 3.25)
@@ -34,7 +34,7 @@ function(layer_of path out)
     set(layer 4)
   elseif(path MATCHES "^datamesh/mesh/")
     set(layer 5)
-  elseif(path MATCHES "^datamesh/flow/")
+  elseif(path MATCHES "^datamesh/(flow|redis)/")
     set(layer 6)
   else()
     set(layer 3)
