@@ -135,6 +135,9 @@ std::shared_ptr<connection> connection::make(boost::asio::any_io_executor execut
 }
 
 connection::~connection() {
+  if (auto h = std::exchange(on_connect_, nullptr)) {
+    h(std::make_error_code(std::errc::operation_canceled));  // destroyed while connecting
+  }
   if (watcher_ && watcher_->ac != nullptr) {
     redisAsyncContext* ac = watcher_->ac;
     ac->data = nullptr;  // the callbacks below find no connection
@@ -143,6 +146,10 @@ connection::~connection() {
 }
 
 void connection::connect(const endpoint& at, connect_handler done) {
+  if (watcher_ && watcher_->ac != nullptr) {  // one context at a time: hiredis holds our watcher
+    done(std::make_error_code(std::errc::already_connected));
+    return;
+  }
   redisAsyncContext* ac = redisAsyncConnect(at.host.c_str(), at.port);
   if (ac == nullptr) {
     done(std::make_error_code(std::errc::not_enough_memory));

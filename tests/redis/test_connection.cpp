@@ -145,3 +145,46 @@ TEST_CASE("redis connection: destroyed with replies pending, their handlers get 
   REQUIRE(answered.has_value());
   CHECK(*answered);
 }
+
+TEST_CASE("redis connection: a second connect is refused at once, the first goes on") {
+  dmtest::redis_server server;
+  REQUIRE(server.running());
+  boost::asio::io_context io;
+  auto c = connection::make(io.get_executor());
+  std::optional<std::error_code> first;
+  std::optional<std::error_code> second;
+  c->connect({.port = server.port()}, [&](std::error_code ec) { first = ec; });
+  c->connect({.port = server.port()}, [&](std::error_code ec) { second = ec; });
+  REQUIRE(second.has_value());
+  CHECK(*second == std::errc::already_connected);
+  REQUIRE(run_until(io, [&] { return first.has_value(); }));
+  CHECK_FALSE(*first);
+  CHECK(send(io, *c, {"PING"}).r.str == "PONG");
+
+  // Once disconnected, it may connect again.
+  server.stop();
+  std::optional<std::error_code> lost;
+  c->command({"BLPOP", "nothing", "0"}, [&](std::error_code ec, reply) { lost = ec; });
+  REQUIRE(run_until(io, [&] { return lost.has_value(); }));
+  CHECK(c->state() == connection_state::disconnected);
+  dmtest::redis_server again;
+  REQUIRE(again.running());
+  std::optional<std::error_code> third;
+  c->connect({.port = again.port()}, [&](std::error_code ec) { third = ec; });
+  REQUIRE(run_until(io, [&] { return third.has_value(); }));
+  CHECK_FALSE(*third);
+  CHECK(send(io, *c, {"PING"}).r.str == "PONG");
+}
+
+TEST_CASE("redis connection: destroyed while connecting, its connect handler hears it") {
+  dmtest::redis_server server;
+  REQUIRE(server.running());
+  boost::asio::io_context io;
+  std::optional<std::error_code> connected;
+  {
+    auto c = connection::make(io.get_executor());
+    c->connect({.port = server.port()}, [&](std::error_code ec) { connected = ec; });
+  }
+  REQUIRE(connected.has_value());
+  CHECK(*connected == std::errc::operation_canceled);
+}

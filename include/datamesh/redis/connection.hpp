@@ -42,7 +42,9 @@ class connection : public std::enable_shared_from_this<connection> {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  /// Connects to `at`; `done` gets an empty code once connected, or why not.
+  /// Connects to `at`; `done` gets an empty code once connected, or why not:
+  /// `already_connected` at once while this connection is connected or connecting (connect
+  /// again once it is `disconnected`), `operation_canceled` if it is destroyed first.
   void connect(const endpoint& at, connect_handler done);
   /// Sends one command (its arguments, binary-safe); `done` gets the answer. Commands sent
   /// before the connection is up are queued by hiredis and go out once it is.
