@@ -1,6 +1,4 @@
-// The names of the public enumerations' values, one list per enumeration. Each list is a switch
-// without a default, so a value added to an enumeration and not to its list is a -Wswitch
-// warning (an error in CI), and a value outside the enumeration (a cast) reads "unknown".
+// The names of the public enumerations' values, one list per enumeration (enum_names.hpp).
 #include <datamesh/buffer.hpp>
 #include <datamesh/demand.hpp>
 #include <datamesh/error.hpp>
@@ -14,16 +12,9 @@
 #include <datamesh/supervisor/child_spec.hpp>
 #include <datamesh/supervisor/restart.hpp>
 
-// X(value): one case per value, named as it is spelled.
-// clang-format off
-#define DATAMESH_NAME_CASE(value) case E::value: return #value;
-#define DATAMESH_NAMES(Enum, LIST)                   \
-  const char* to_string(Enum v) noexcept {           \
-    using E = Enum;                                  \
-    switch (v) { LIST(DATAMESH_NAME_CASE) }          \
-    return "unknown";                                \
-  }
+#include "enum_names.hpp"
 
+// clang-format off
 #define DATAMESH_ERRC(X)                                                                 \
   X(bad_options) X(no_stage) X(not_a_producer) X(not_a_consumer) X(type_mismatch)        \
   X(already_started) X(start_failed) X(unknown_subscription) X(runtime_stopped)          \

@@ -6,37 +6,16 @@
 #include <hiredis/hiredis.h>
 #include <utility>
 
+#include "../enum_names.hpp"
+
 namespace datamesh::redis {
 
-const char* to_string(reply::kind k) noexcept {
-  switch (k) {
-    case reply::kind::string:
-      return "string";
-    case reply::kind::status:
-      return "status";
-    case reply::kind::error:
-      return "error";
-    case reply::kind::integer:
-      return "integer";
-    case reply::kind::nil:
-      return "nil";
-    case reply::kind::array:
-      return "array";
-  }
-  return "unknown";
-}
-
-const char* to_string(connection_state s) noexcept {
-  switch (s) {
-    case connection_state::connecting:
-      return "connecting";
-    case connection_state::connected:
-      return "connected";
-    case connection_state::disconnected:
-      return "disconnected";
-  }
-  return "unknown";
-}
+// clang-format off
+#define DATAMESH_REPLY_KIND(X) X(string) X(status) X(error) X(integer) X(nil) X(array)
+#define DATAMESH_CONNECTION_STATE(X) X(connecting) X(connected) X(disconnected)
+// clang-format on
+DATAMESH_NAMES(reply::kind, DATAMESH_REPLY_KIND)
+DATAMESH_NAMES(connection_state, DATAMESH_CONNECTION_STATE)
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,14 @@ result send(boost::asio::io_context& io, connection& c, std::vector<std::string>
   });
   REQUIRE(run_until(io, [&] { return out.ec.has_value(); }));
   return out;
+}
+
+/// Connects `c` to 127.0.0.1:`port` and runs `io` until the connect is answered; the answer.
+std::error_code connect_to(boost::asio::io_context& io, connection& c, std::uint16_t port) {
+  std::optional<std::error_code> answer;
+  c.connect({.port = port}, [&](std::error_code ec) { answer = ec; });
+  REQUIRE(run_until(io, [&] { return answer.has_value(); }));
+  return *answer;
 }
 
 }  // namespace
@@ -104,10 +113,7 @@ TEST_CASE("redis connection: commands sent while connecting go out once connecte
 TEST_CASE("redis connection: nobody listening is a refused connect, not a hang") {
   boost::asio::io_context io;
   auto c = connection::make(io.get_executor());
-  std::optional<std::error_code> connected;
-  c->connect({.port = dmtest::free_port()}, [&](std::error_code ec) { connected = ec; });
-  REQUIRE(run_until(io, [&] { return connected.has_value(); }));
-  CHECK(*connected);
+  CHECK(connect_to(io, *c, dmtest::free_port()));
   CHECK(c->state() == connection_state::disconnected);
 }
 
@@ -116,10 +122,7 @@ TEST_CASE("redis connection: a server lost with a reply pending fails that reply
   REQUIRE(server.running());
   boost::asio::io_context io;
   auto c = connection::make(io.get_executor());
-  std::optional<std::error_code> connected;
-  c->connect({.port = server.port()}, [&](std::error_code ec) { connected = ec; });
-  REQUIRE(run_until(io, [&] { return connected.has_value(); }));
-  REQUIRE_FALSE(*connected);
+  REQUIRE_FALSE(connect_to(io, *c, server.port()));
 
   std::optional<std::error_code> answered;
   // BLPOP blocks on the server; the server dies before it answers.
@@ -169,10 +172,7 @@ TEST_CASE("redis connection: a second connect is refused at once, the first goes
   CHECK(c->state() == connection_state::disconnected);
   dmtest::redis_server again;
   REQUIRE(again.running());
-  std::optional<std::error_code> third;
-  c->connect({.port = again.port()}, [&](std::error_code ec) { third = ec; });
-  REQUIRE(run_until(io, [&] { return third.has_value(); }));
-  CHECK_FALSE(*third);
+  CHECK_FALSE(connect_to(io, *c, again.port()));
   CHECK(send(io, *c, {"PING"}).r.str == "PONG");
 }
 
